@@ -1,0 +1,180 @@
+/*
+ * The one private header of librelaypol: the seams between its modules.
+ * Nothing here is part of the ABI; the CLI and tests use it through the
+ * static library.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#ifndef RELAYPOL_INTERNAL_H
+#define RELAYPOL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relaypol/relaypol.h"
+
+#define RP_HIDDEN __attribute__((visibility("hidden")))
+
+/* ------------------------------------------------------------- alloc.c */
+
+/* The allocator a policy was built with; every module allocates through
+ * it so that firmware can give relaypol a fixed arena. */
+typedef struct rp_alloc {
+    relaypol_alloc_fn fn;
+    void *ud;
+    size_t in_use; /* bytes currently allocated through this allocator */
+} rp_alloc;
+
+void rp_alloc_init(rp_alloc *a, relaypol_alloc_fn fn, void *ud);
+/* NULL on failure or when n == 0. */
+void *rp_malloc(rp_alloc *a, size_t n);
+/* Zeroed; NULL on failure or overflow of count * size. */
+void *rp_calloc(rp_alloc *a, size_t count, size_t size);
+/* NULL on failure, leaving p untouched. */
+void *rp_realloc(rp_alloc *a, void *p, size_t old_size, size_t new_size);
+void rp_free(rp_alloc *a, void *p, size_t size);
+/* Grows *arr (of *cap elements of elem bytes) so that it holds at least
+ * need elements; geometric growth.  false on failure (array untouched). */
+bool rp_grow(rp_alloc *a, void **arr, size_t *cap, size_t need, size_t elem);
+
+/* ------------------------------------------------------ parse errors */
+
+/* A parser's complaint about one piece of text: a message and the 0-based
+ * byte offset in that text where the problem is. */
+typedef struct rp_perr {
+    size_t col;
+    char msg[192];
+} rp_perr;
+
+void rp_perr_set(rp_perr *e, size_t col, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* -------------------------------------------------------------- addr.c */
+
+/* Strict textual addresses (see relaypol_addr_parse).  All take a length
+ * and never read past it; none needs NUL termination.  On failure they
+ * return false and, if e is not NULL, say why and where. */
+bool rp_parse_ipv4(const char *s, size_t n, uint8_t out[4], rp_perr *e);
+bool rp_parse_ipv6(const char *s, size_t n, uint8_t out[16], rp_perr *e);
+/* Either family (IPv6 optionally in brackets). */
+bool rp_addr_parse_n(const char *s, size_t n, relaypol_addr *out, rp_perr *e);
+/* If a is IPv4-mapped IPv6 (::ffff:a.b.c.d), turn it into IPv4 a.b.c.d. */
+void rp_addr_fold(relaypol_addr *a);
+bool rp_addr_is_mapped(const relaypol_addr *a);
+bool rp_addr_equal(const relaypol_addr *a, const relaypol_addr *b);
+
+/* ----------------------------------------------------------- netlist.c */
+
+#define RP_NET_HOSTBITS 0x1u /* net has bits outside mask: never matches */
+#define RP_NET_MAPPED 0x2u   /* written as ::ffff:a.b.c.d/…, folded to IPv4 */
+
+/* One list entry: the seed's "(IP AND mask) == net". */
+typedef struct rp_net {
+    uint8_t family;     /* RELAYPOL_AF_INET or RELAYPOL_AF_INET6 */
+    int16_t prefix_len; /* 0..32 / 0..128; -1 for a non-contiguous mask */
+    uint8_t flags;      /* RP_NET_* */
+    uint8_t net[16];
+    uint8_t mask[16];
+} rp_net;
+
+/* Parse options. */
+#define RP_NETP_LITERAL_MASKS 0x1u /* keep host bits (RP_NET_HOSTBITS) */
+
+/* Parses one list entry, s[0..n) with surrounding blanks already trimmed:
+ *   Net            192.168.1.17, 2001:db8::1    (host: /32 or /128)
+ *   Net;mask       192.168.0.0;255.255.0.0      (the seed's registry form)
+ *   Net/len        192.168.0.0/16, 2001:db8::/32
+ *   Net/mask       192.168.0.0/255.255.0.0
+ * Strict: addresses as relaypol_addr_parse; a length is 1-3 decimal
+ * digits without sign or leading zero, within the family; a mask is a
+ * dotted quad (IPv4 only).  A mask may be non-contiguous (prefix_len -1).
+ * A net with bits outside its mask is an error naming the intended
+ * network, unless RP_NETP_LITERAL_MASKS.  An IPv4-mapped IPv6 entry with
+ * prefix >= 96 is folded to IPv4 and flagged RP_NET_MAPPED; one with a
+ * shorter prefix is an error.  Returns false with *e set on error. */
+bool rp_net_parse(const char *s, size_t n, unsigned opts, rp_net *out,
+                  rp_perr *e);
+
+/* True when (addr AND mask) == net; addr must already be folded. */
+bool rp_net_match(const rp_net *net, const relaypol_addr *addr);
+
+/* Writes the canonical text of the entry ("192.168.0.0/16",
+ * "10.0.0.0;255.0.255.0" for non-contiguous) into buf; returns length. */
+size_t rp_net_format(const rp_net *net, char *buf, size_t len);
+
+/* ---------------------------------------------------------- cidrcheck.c */
+
+/* Load-time cross-check of an accepted entry against libcidr (when built
+ * with it): family, prefix length and network bytes must agree.  Without
+ * libcidr it returns true.  Never on the decision path. */
+bool rp_cidr_crosscheck(const rp_net *net, rp_perr *e);
+
+/* -------------------------------------------------------------- netset.c */
+
+/* A compiled set of list entries over the whole IPv4 and IPv6 address
+ * space.  Each entry belongs to one of up to two lists (tag 0 or 1), so
+ * that one lookup of the client answers deny and allow together. */
+typedef struct rp_netset rp_netset;
+
+/* Builds a set from nets[0..n) with list tags lists[0..n) (each 0 or 1).
+ * Entries flagged RP_NET_HOSTBITS are skipped (they never match).  The
+ * arrays are only read during the call.  NOMEM or OK. */
+relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
+                                const uint8_t *lists, size_t n,
+                                rp_netset **out);
+void rp_netset_free(rp_alloc *a, rp_netset *s);
+
+/* For each list tag t (0 and 1), out[t] = the index (into the build
+ * arrays) of the most specific entry of that list that matches addr, or
+ * -1.  Most specific: the longest prefix; a non-contiguous mask counts
+ * its set bits; ties go to the lower index (earlier in the file).  addr
+ * must be folded.  Never allocates; thread-safe. */
+void rp_netset_lookup(const rp_netset *s, const relaypol_addr *addr,
+                      int32_t out[2]);
+
+/* ------------------------------------------------------------ domains.c */
+
+/* Accepted domains: exact names and "*.name" wildcards (any name strictly
+ * under name).  Case-insensitive ASCII; one trailing root dot ignored;
+ * matching never crosses a label boundary. */
+typedef struct rp_domains rp_domains;
+
+/* Validates one pattern as written in the policy ("example.com",
+ * "*.example.org", "Example.COM."): LDH labels of 1-63 octets, total at
+ * most 253, "*." only as the whole first label. false with *e on error. */
+bool rp_domain_pattern_check(const char *s, size_t n, rp_perr *e);
+
+/* Builds the matcher from n validated patterns.  NOMEM or OK. */
+relaypol_status rp_domains_build(rp_alloc *a, const char *const *pats,
+                                 const size_t *lens, size_t n,
+                                 rp_domains **out);
+void rp_domains_free(rp_alloc *a, rp_domains *d);
+
+/* The index of the pattern that accepts domain d[0..n), or -1.  An exact
+ * name wins over a wildcard, a longer wildcard over a shorter one.  Never
+ * allocates; thread-safe. */
+int32_t rp_domains_match(const rp_domains *d, const char *s, size_t n);
+
+/* ---------------------------------------------------------- recipient.c */
+
+/* A parsed recipient.  Pointers point into the input. */
+typedef struct rp_rcpt {
+    const char *domain;  /* final destination domain, without a trailing
+                            root dot; for a literal, the text inside [] */
+    size_t domain_len;
+    relaypol_addr literal; /* the address of a domain literal */
+    uint32_t route;       /* RELAYPOL_ROUTE_* bits */
+    bool postmaster;      /* "<postmaster>" with no domain (RFC 5321 4.1.1.3) */
+} rp_rcpt;
+
+/* Parse modes. */
+#define RP_RCPT_SMTP 0     /* the RCPT TO argument, RFC 5321 4.1.2 */
+#define RP_RCPT_INTERNAL 1 /* Postfix internal form (RELAYPOL_REQ_RCPT_INTERNAL) */
+
+/* Parses s[0..n) without allocating.  Returns RELAYPOL_RCPT_OK with *out
+ * filled in, or the reason it is malformed. */
+relaypol_rcpt_error rp_rcpt_parse(const char *s, size_t n, int mode,
+                                  rp_rcpt *out);
+
+#endif /* RELAYPOL_INTERNAL_H */
