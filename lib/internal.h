@@ -177,4 +177,107 @@ typedef struct rp_rcpt {
 relaypol_rcpt_error rp_rcpt_parse(const char *s, size_t n, int mode,
                                   rp_rcpt *out);
 
+/* ------------------------------------------------------------ policy.c */
+
+/* Which list an entry belongs to. */
+enum rp_list {
+    RP_LIST_DENY = 0,   /* RelayDenyList   (tag 0 of the client set) */
+    RP_LIST_ALLOW = 1,  /* RelayAllowList  (tag 1 of the client set) */
+    RP_LIST_LOCAL = 2,  /* RelayLocalIPList (the local-address set) */
+    RP_LIST_SUBMIT = 3, /* SubmitAllowList (who may submit when restricted) */
+    RP_LIST_COUNT = 4
+};
+
+/* Who may submit mail for the accepted domains (seed 003). */
+enum rp_submission {
+    RP_SUBMIT_ANYONE = 0,     /* an Internet-facing gateway */
+    RP_SUBMIT_RESTRICTED = 1, /* SubmitAllowList hosts and permitted users */
+    RP_SUBMIT_NONE = 2        /* nobody over SMTP */
+};
+
+enum rp_role { RP_ROLE_NONE = 0, RP_ROLE_GATEWAY, RP_ROLE_MAILBOX,
+               RP_ROLE_FRONTEND, RP_ROLE_ALL_IN_ONE };
+
+/* One list entry as loaded: the parsed net plus where it came from. */
+typedef struct rp_entry {
+    rp_net net;
+    uint32_t line, column;
+    uint32_t text;  /* offset of its text as written in the string pool */
+    uint8_t list;   /* enum rp_list */
+} rp_entry;
+
+/* A user permitted to relay when authenticated, and the RelayUsers token
+ * ("alice" or "@staff") that admitted it. */
+typedef struct rp_user {
+    uint32_t name;   /* offset in the string pool */
+    uint32_t len;
+    uint32_t token;  /* index into tokens */
+} rp_user;
+
+typedef struct rp_token {
+    uint32_t text;   /* offset in the string pool */
+    uint32_t line, column;
+} rp_token;
+
+/* A load-time finding kept for relaypol_policy_lint(). */
+typedef struct rp_note {
+    uint8_t severity;
+    const char *code; /* static */
+    uint32_t line, column;
+    uint32_t msg;     /* offset in the string pool */
+} rp_note;
+
+/* Settings a line can set explicitly; a Role fills in the others. */
+enum rp_setting {
+    RP_SET_FLAGS = 1u << 0, RP_SET_SUBMISSION = 1u << 1,
+    RP_SET_TLS = 1u << 2, RP_SET_USERS = 1u << 3, RP_SET_ROLE = 1u << 4,
+    RP_SET_LITERAL = 1u << 5, RP_SET_ROUTING = 1u << 6,
+    RP_SET_COMPUTERS = 1u << 7, RP_SET_AUTHRELAY = 1u << 8
+};
+
+struct relaypol_policy {
+    rp_alloc alloc;          /* in_use counts everything, this struct too */
+    unsigned long refs;      /* atomic; see relaypol_policy_ref */
+    uint32_t relay_flags;    /* 0..15, the seed's RelayFlags */
+    uint32_t allow_routing;  /* RELAYPOL_ROUTE_* forms trusted as local */
+    uint32_t explicit_set;   /* enum rp_setting bits set by a line */
+    uint8_t submission;      /* enum rp_submission */
+    uint8_t role;            /* enum rp_role */
+    bool auth_requires_tls;
+    bool users_restricted;   /* a RelayUsers line exists (maybe empty) */
+    bool literal_masks;
+    uint32_t flags_line, role_line, users_line, routing_line, tls_line,
+        submission_line;
+
+    rp_entry *entries; size_t n_entries, cap_entries;
+    /* Per set, the entry index of each build position. */
+    uint32_t *client_idx; size_t n_client; /* deny + allow, tags 0/1 */
+    uint32_t *local_idx; size_t n_local;
+    uint32_t *submit_idx; size_t n_submit;
+    rp_netset *client_set, *local_set, *submit_set;
+
+    rp_domains *domains;
+    uint32_t *domain_text; size_t n_domains, cap_domains; /* pool offsets */
+    uint32_t *domain_line; size_t cap_domain_line;
+
+    rp_token *tokens; size_t n_tokens, cap_tokens; /* RelayUsers tokens */
+    rp_user *users; size_t n_users, cap_users;     /* sorted by name */
+
+    relaypol_addr *server_addrs; size_t n_server_addrs, cap_server_addrs;
+
+    rp_note *notes; size_t n_notes, cap_notes;
+
+    char *pool; size_t pool_len, pool_cap;
+    char source[RELAYPOL_ERROR_TEXT_MAX];
+};
+
+static inline const char *rp_str(const relaypol_policy *p, uint32_t off)
+{
+    return p->pool + off;
+}
+
+/* The entry of a policy that a set's build position refers to. */
+const rp_entry *rp_policy_entry(const relaypol_policy *p, enum rp_list list,
+                                int32_t pos);
+
 #endif /* RELAYPOL_INTERNAL_H */

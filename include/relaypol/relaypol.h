@@ -382,6 +382,7 @@ RELAYPOL_API const char *relaypol_auth_name(relaypol_auth a);
 RELAYPOL_API unsigned relaypol_policy_relay_flags(const relaypol_policy *p);
 
 typedef enum relaypol_severity {
+    RELAYPOL_NOTE = 0,    /* information, e.g. what a Role expands to */
     RELAYPOL_WARNING = 1,
     RELAYPOL_ERROR = 2
 } relaypol_severity;

@@ -1,0 +1,95 @@
+/*
+ * Reading a policy file: the library's only file I/O, kept apart so that
+ * firmware builds (-Dfile_io=false) leave it out entirely.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+#ifdef RELAYPOL_FILE_IO
+
+static relaypol_status io_fail(relaypol_error *err, const char *path,
+                               relaypol_status st, const char *what)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->status = st;
+        snprintf(err->source, sizeof err->source, "%s", path);
+        snprintf(err->message, sizeof err->message, "%s", what);
+    }
+    return st;
+}
+
+relaypol_status relaypol_policy_load_file(const char *path,
+                                          const relaypol_load_options *opts,
+                                          relaypol_policy **out,
+                                          relaypol_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!path || !out)
+        return io_fail(err, path ? path : "", RELAYPOL_ERR_INVALID,
+                       "invalid argument to relaypol_policy_load_file");
+    rp_alloc a;
+    rp_alloc_init(&a, opts ? opts->alloc : NULL, opts ? opts->alloc_ud : NULL);
+
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return io_fail(err, path, RELAYPOL_ERR_IO, strerror(errno));
+    /* Read in chunks rather than trusting a size from fstat: the path may
+     * be a pipe or a file that grows while we read it. */
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    relaypol_status st = RELAYPOL_OK;
+    for (;;) {
+        if (!rp_grow(&a, (void **)&buf, &cap, len + 65536, 1)) {
+            st = io_fail(err, path, RELAYPOL_ERR_NOMEM, "out of memory");
+            break;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (len > RELAYPOL_MAX_FILE_SIZE) {
+            st = io_fail(err, path, RELAYPOL_ERR_LIMIT,
+                         "policy file is larger than the 256 MiB limit");
+            break;
+        }
+        if (n == 0) {
+            if (ferror(f))
+                st = io_fail(err, path, RELAYPOL_ERR_IO, strerror(errno));
+            break;
+        }
+    }
+    fclose(f);
+    if (st == RELAYPOL_OK)
+        st = relaypol_policy_load_string(buf ? buf : "", len, path, opts, out,
+                                         err);
+    rp_free(&a, buf, cap);
+    return st;
+}
+
+#else
+
+relaypol_status relaypol_policy_load_file(const char *path,
+                                          const relaypol_load_options *opts,
+                                          relaypol_policy **out,
+                                          relaypol_error *err)
+{
+    (void)opts;
+    if (out)
+        *out = NULL;
+    if (err) {
+        memset(err, 0, sizeof *err);
+        err->status = RELAYPOL_ERR_IO;
+        snprintf(err->source, sizeof err->source, "%s", path ? path : "");
+        snprintf(err->message, sizeof err->message,
+                 "built without file I/O (-Dfile_io=false)");
+    }
+    return RELAYPOL_ERR_IO;
+}
+
+#endif
