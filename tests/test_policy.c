@@ -1,0 +1,306 @@
+/*
+ * The policy file: what it accepts, and for what it refuses the exact
+ * line, column and reason — with no policy left behind.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+/* A counting allocator: every byte handed out must come back. */
+typedef struct counter {
+    size_t live_bytes, live_blocks, calls;
+} counter;
+
+static void *count_alloc(void *ud, void *ptr, size_t old, size_t n)
+{
+    counter *c = ud;
+    if (n == 0) {
+        if (ptr) {
+            c->live_bytes -= old;
+            c->live_blocks--;
+        }
+        free(ptr);
+        return NULL;
+    }
+    c->calls++;
+    void *q = realloc(ptr, n);
+    if (q) {
+        if (ptr)
+            c->live_bytes -= old;
+        else
+            c->live_blocks++;
+        c->live_bytes += n;
+    }
+    return q;
+}
+
+typedef struct bad_case {
+    const char *text;
+    relaypol_status status;
+    uint32_t line, column;
+    const char *msg; /* substring of the message */
+} bad_case;
+
+static const bad_case BAD[] = {
+    {"RelayFlags = 16\n", RELAYPOL_ERR_POLICY, 1, 14, "out of range"},
+    {"RelayFlags = 3\nRelayFlags = 2\n", RELAYPOL_ERR_POLICY, 2, 1,
+     "set twice (first on line 1)"},
+    {"Relayflag = 3\n", RELAYPOL_ERR_POLICY, 1, 1, "unknown setting"},
+    {"RelayFlags = 3\n[RelayDenyList\n", RELAYPOL_ERR_POLICY, 2, 1,
+     "without ']'"},
+    {"[RelayDenyLists]\n", RELAYPOL_ERR_POLICY, 1, 2, "unknown section"},
+    {"192.168.0.0;255.255.0.0\n", RELAYPOL_ERR_POLICY, 1, 1,
+     "[section] header"},
+    {"[RelayDenyList]\n192.168.1.5;255.255.255.0\n", RELAYPOL_ERR_POLICY, 2,
+     0, "192.168.1.0;255.255.255.0"},
+    {"[RelayAllowList]\n10.1\n", RELAYPOL_ERR_POLICY, 2, 0, ""},
+    {"[RelayAllowList]\n010.0.0.1\n", RELAYPOL_ERR_POLICY, 2, 0, ""},
+    {"[RelayAllowList]\n0x0a.0.0.1\n", RELAYPOL_ERR_POLICY, 2, 0, ""},
+    {"[RelayAllowList]\n10.0.0.0/-1\n", RELAYPOL_ERR_POLICY, 2, 0, ""},
+    {"[RelayAllowList]\n10.0.0.0/24a\n", RELAYPOL_ERR_POLICY, 2, 0, ""},
+    {"[RelayAllowList]\n10.0.0.0/33\n", RELAYPOL_ERR_POLICY, 2, 0, ""},
+    {"[RelayAllowList]\n 10.0.0.0 ; 255.0.0.0 x\n", RELAYPOL_ERR_POLICY, 2,
+     0, ""},
+    {"[RelayAllowList]\n1:2:3:4:5:6:7:8:9\n", RELAYPOL_ERR_POLICY, 2, 0, ""},
+    {"[RelayAllowList]\n1::2::3\n", RELAYPOL_ERR_POLICY, 2, 0, ""},
+    {"[RelayAllowList]\n::ffff:0:0/80\n", RELAYPOL_ERR_POLICY, 2, 0, ""},
+    {"AcceptedDomains = example..com\n", RELAYPOL_ERR_POLICY, 1, 0, ""},
+    {"AcceptedDomains = ex*ample.com\n", RELAYPOL_ERR_POLICY, 1, 0, ""},
+    {"AcceptedDomains = b\xc3\xa4r.example\n", RELAYPOL_ERR_POLICY, 1, 20,
+     "non-ASCII"},
+    {"RelayFlags = 8\nRelayUsers = alice, @staff\n", RELAYPOL_ERR_POLICY, 2,
+     21, "group 'staff', which is not defined"},
+    {"[Group staff]\nbob\n[Group staff]\n", RELAYPOL_ERR_POLICY, 3, 8,
+     "already defined on line 1"},
+    {"Submission = sometimes\n", RELAYPOL_ERR_POLICY, 1, 14, "Submission"},
+    {"Role = server\n", RELAYPOL_ERR_POLICY, 1, 8, "Role"},
+    {"AuthRequiresTLS = maybe\n", RELAYPOL_ERR_POLICY, 1, 19, "yes or no"},
+    {"RelayFlags = 3\nRelayComputers = only-list\n", RELAYPOL_ERR_POLICY, 2,
+     1, "RelayFlags is already set on line 1"},
+    {"RelayComputers = all-except-list\nAuthenticatedRelay = yes\n",
+     RELAYPOL_ERR_POLICY, 2, 1, "cannot be combined"},
+    {"AllowRouting = uucp\n", RELAYPOL_ERR_POLICY, 1, 16, "unknown routing"},
+    {"ServerAddresses = 10.1\n", RELAYPOL_ERR_POLICY, 1, 0, "ServerAddresses"},
+    {"RelayFlags = 3\x01\n", RELAYPOL_ERR_POLICY, 1, 15, "control character"},
+    {"RelayFlags = 3\n\n\nRelayFlags\n", RELAYPOL_ERR_POLICY, 4, 1,
+     "expected 'Key = value'"},
+};
+
+START_TEST(bad_policies_name_line_and_column)
+{
+    const bad_case *c = &BAD[_i];
+    relaypol_policy *p = (relaypol_policy *)&p;
+    relaypol_error err;
+    counter cnt = {0, 0, 0};
+    relaypol_load_options o;
+    relaypol_load_options_init(&o);
+    o.alloc = count_alloc;
+    o.alloc_ud = &cnt;
+    relaypol_status st = relaypol_policy_load_string(
+        c->text, strlen(c->text), "bad.conf", &o, &p, &err);
+    ck_assert_msg(st == c->status, "case %d: status %d, message %s", _i, st,
+                  err.message);
+    ck_assert_ptr_null(p);
+    ck_assert_int_eq(err.status, c->status);
+    ck_assert_str_eq(err.source, "bad.conf");
+    ck_assert_msg(err.line == c->line, "case %d: line %u want %u (%s)", _i,
+                  err.line, c->line, err.message);
+    if (c->column)
+        ck_assert_msg(err.column == c->column,
+                      "case %d: column %u want %u (%s)", _i, err.column,
+                      c->column, err.message);
+    else
+        ck_assert_uint_gt(err.column, 0);
+    ck_assert_msg(strstr(err.message, c->msg) != NULL,
+                  "case %d: message '%s' lacks '%s'", _i, err.message,
+                  c->msg);
+    /* Nothing half-applied: every allocation was returned. */
+    ck_assert_uint_eq(cnt.live_bytes, 0);
+    ck_assert_uint_eq(cnt.live_blocks, 0);
+
+    char line[700];
+    relaypol_error_format(&err, line, sizeof line);
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "bad.conf:%u:", (unsigned)c->line);
+    ck_assert_msg(strncmp(line, prefix, strlen(prefix)) == 0, "%s", line);
+}
+END_TEST
+
+START_TEST(nul_byte_and_long_line)
+{
+    relaypol_policy *p;
+    relaypol_error err;
+    static const char nul[] = "RelayFlags = 2\n[RelayAllowList]\n10.0.0.1\0\n";
+    ck_assert_int_eq(relaypol_policy_load_string(nul, sizeof nul - 1, "n",
+                                                 NULL, &p, &err),
+                     RELAYPOL_ERR_POLICY);
+    ck_assert_uint_eq(err.line, 3);
+    ck_assert_uint_eq(err.column, 9);
+    ck_assert_ptr_null(p);
+
+    size_t n = RELAYPOL_MAX_LINE + 100;
+    char *big = malloc(n + 32);
+    strcpy(big, "RelayFlags = 2\n# ");
+    memset(big + strlen(big), 'x', n);
+    big[17 + n] = '\n';
+    ck_assert_int_eq(relaypol_policy_load_string(big, 18 + n, "long", NULL,
+                                                 &p, &err),
+                     RELAYPOL_ERR_LIMIT);
+    ck_assert_uint_eq(err.line, 2);
+    ck_assert_ptr_null(p);
+    free(big);
+}
+END_TEST
+
+START_TEST(comments_crlf_case_and_blank_lines)
+{
+    const char *text = "# relay policy\r\n"
+                       "  relayflags=3   # deny + allow\r\n"
+                       "\r\n"
+                       "[relaydenylist]\r\n"
+                       "\t192.168.1.0;255.255.255.248\t# the printers\r\n"
+                       "[ RelayAllowList ]\r\n"
+                       "192.168.1.0/24\r\n";
+    relaypol_policy *p = tu_load(text);
+    ck_assert_uint_eq(relaypol_policy_relay_flags(p), 3);
+    relaypol_request r;
+    relaypol_request_init(&r);
+    relaypol_addr_parse("192.168.1.2", &r.client);
+    r.recipient = "<a@b.example>";
+    r.recipient_len = strlen(r.recipient);
+    relaypol_decision d;
+    relaypol_decision_init(&d);
+    relaypol_decide(p, &r, &d);
+    ck_assert_int_eq(d.step, RELAYPOL_STEP_DENY_LIST);
+    ck_assert_str_eq(d.entry, "192.168.1.0;255.255.255.248");
+    ck_assert_uint_eq(d.entry_line, 5);
+    relaypol_policy_free(p);
+}
+END_TEST
+
+START_TEST(load_file_errors)
+{
+    relaypol_policy *p = (relaypol_policy *)&p;
+    relaypol_error err;
+    ck_assert_int_eq(relaypol_policy_load_file("/nonexistent/relay.conf",
+                                               NULL, &p, &err),
+                     RELAYPOL_ERR_IO);
+    ck_assert_ptr_null(p);
+    ck_assert_str_eq(err.source, "/nonexistent/relay.conf");
+    ck_assert_ptr_nonnull(strstr(err.message, "No such file"));
+    ck_assert_int_eq(relaypol_policy_load_file(tu_src("examples/policies/"
+                                                      "seed-subnet-except.conf"),
+                                               NULL, &p, &err),
+                     RELAYPOL_OK);
+    ck_assert_uint_eq(relaypol_policy_relay_flags(p), 3);
+    relaypol_policy_free(p);
+}
+END_TEST
+
+START_TEST(literal_masks_switch)
+{
+    const char *text = "RelayFlags = 2\n[RelayAllowList]\n"
+                       "192.168.1.5;255.255.255.0\n";
+    relaypol_policy *p;
+    relaypol_error err;
+    ck_assert_int_eq(relaypol_policy_load_string(text, strlen(text), "x",
+                                                 NULL, &p, &err),
+                     RELAYPOL_ERR_POLICY);
+    relaypol_load_options o;
+    relaypol_load_options_init(&o);
+    o.flags = RELAYPOL_LOAD_LITERAL_MASKS;
+    ck_assert_int_eq(relaypol_policy_load_string(text, strlen(text), "x", &o,
+                                                 &p, &err),
+                     RELAYPOL_OK);
+    /* The literal meaning: (IP AND mask) == net can never hold. */
+    relaypol_request r;
+    relaypol_request_init(&r);
+    relaypol_addr_parse("192.168.1.5", &r.client);
+    r.recipient = "<a@b.example>";
+    r.recipient_len = strlen(r.recipient);
+    relaypol_decision d;
+    relaypol_decision_init(&d);
+    relaypol_decide(p, &r, &d);
+    ck_assert_int_eq(d.verdict, RELAYPOL_DENY);
+    relaypol_policy_free(p);
+
+    p = tu_load("LiteralMasks = yes\nRelayFlags = 2\n[RelayAllowList]\n"
+                "192.168.1.5;255.255.255.0\n");
+    relaypol_policy_free(p);
+}
+END_TEST
+
+START_TEST(non_contiguous_mask_matches_by_formula)
+{
+    relaypol_policy *p = tu_load("RelayFlags = 2\n[RelayAllowList]\n"
+                                 "10.0.0.0;255.0.255.0\n");
+    static const struct { const char *ip; int relay; } cases[] = {
+        {"10.5.0.7", 1}, {"10.200.0.255", 1}, {"10.0.1.0", 0},
+        {"11.0.0.0", 0}, {"10.255.0.0", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        relaypol_request r;
+        relaypol_request_init(&r);
+        relaypol_addr_parse(cases[i].ip, &r.client);
+        r.recipient = "<a@b.example>";
+        r.recipient_len = strlen(r.recipient);
+        relaypol_decision d;
+        relaypol_decision_init(&d);
+        relaypol_decide(p, &r, &d);
+        ck_assert_msg((d.verdict == RELAYPOL_RELAY) == cases[i].relay, "%s",
+                      cases[i].ip);
+    }
+    relaypol_policy_free(p);
+}
+END_TEST
+
+START_TEST(references_and_memory)
+{
+    relaypol_policy *p = tu_load("RelayFlags = 2\n[RelayAllowList]\n10.0.0.0/8\n");
+    ck_assert_uint_gt(relaypol_policy_memory(p), sizeof(void *));
+    ck_assert_ptr_eq(relaypol_policy_ref(p), p);
+    relaypol_policy_free(p);
+    ck_assert_uint_eq(relaypol_policy_relay_flags(p), 2); /* still alive */
+    relaypol_policy_free(p);
+    relaypol_policy_free(NULL);
+}
+END_TEST
+
+START_TEST(invalid_arguments)
+{
+    relaypol_policy *p;
+    relaypol_error err;
+    ck_assert_int_eq(relaypol_policy_load_string("x", 1, NULL, NULL, NULL,
+                                                 &err),
+                     RELAYPOL_ERR_INVALID);
+    relaypol_load_options o = {0};
+    ck_assert_int_eq(relaypol_policy_load_string("", 0, NULL, &o, &p, &err),
+                     RELAYPOL_ERR_INVALID);
+    ck_assert_int_eq(relaypol_policy_load_string("", 0, NULL, NULL, &p, NULL),
+                     RELAYPOL_OK);
+    ck_assert_uint_eq(relaypol_policy_relay_flags(p), 0);
+    relaypol_policy_free(p);
+    ck_assert_str_eq(relaypol_strerror(RELAYPOL_ERR_NOMEM), "out of memory");
+    ck_assert_str_eq(relaypol_strerror((relaypol_status)99),
+                     "unknown status");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("policy");
+    TCase *tc = tcase_create("file");
+    tcase_add_loop_test(tc, bad_policies_name_line_and_column, 0,
+                        (int)(sizeof BAD / sizeof BAD[0]));
+    tcase_add_test(tc, nul_byte_and_long_line);
+    tcase_add_test(tc, comments_crlf_case_and_blank_lines);
+    tcase_add_test(tc, load_file_errors);
+    tcase_add_test(tc, literal_masks_switch);
+    tcase_add_test(tc, non_contiguous_mask_matches_by_formula);
+    tcase_add_test(tc, references_and_memory);
+    tcase_add_test(tc, invalid_arguments);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
