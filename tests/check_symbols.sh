@@ -65,8 +65,16 @@ if [ -f "$header" ]; then
         if ! printf '%s\n' "$syms" | awk -v f="$f" '
                 $3 == f && $2 ~ /^[TWiV]$/ { found = 1 }
                 END { exit !found }'; then
-            echo "FAIL: $f is declared RELAYPOL_API but not exported"
-            fail=1
+            case $f in
+            relaypol_policy_load_file)
+                # Documented as absent from -Dfile_io=false builds.
+                echo "note: $f not exported (built with -Dfile_io=false?)"
+                ;;
+            *)
+                echo "FAIL: $f is declared RELAYPOL_API but not exported"
+                fail=1
+                ;;
+            esac
         fi
     done
     echo "checked $n RELAYPOL_API functions of $header"
