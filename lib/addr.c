@@ -100,8 +100,9 @@ bool rp_parse_ipv4(const char *s, size_t n, uint8_t out[4], rp_perr *e)
             rp_perr_set(e, start, "octet %d has more than 3 digits", oct + 1);
             return false;
         }
-        if (i < n && (s[i] == 'x' || s[i] == 'X') && i - start == 1 &&
-            s[start] == '0') {
+        /* "0x0a": name the mistake; a lone trailing "0x" is just junk. */
+        if (i + 1 < n && (s[i] == 'x' || s[i] == 'X') && i - start == 1 &&
+            s[start] == '0' && hexval(s[i + 1]) >= 0) {
             rp_perr_set(e, start, "hex octets are not accepted");
             return false;
         }
