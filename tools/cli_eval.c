@@ -248,8 +248,9 @@ static bool apply_field(eval_state *st, char *tok, relaypol_request *req,
         if (strcmp(tok, keys[k]) == 0)
             break;
     if (k == sizeof keys / sizeof keys[0]) {
-        bad_field(st, "unknown request field (known: tls, name, form):",
-                  tok);
+        snprintf(st->msg, sizeof st->msg,
+                 "unknown request field '%.32s' (known: tls, name, form)",
+                 tok);
         return false;
     }
     if (*seen & (1u << k)) {
