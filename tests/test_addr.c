@@ -595,6 +595,7 @@ static Suite *addr_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("generated");
+    tcase_set_timeout(tc, 300); /* slow under valgrind and sanitizers */
     tcase_add_test(tc, random_strings_agree_with_pton);
     tcase_add_test(tc, mutations_agree_with_pton);
     tcase_add_test(tc, random_round_trip);
