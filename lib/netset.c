@@ -1,0 +1,859 @@
+/*
+ * Compiled address sets: the longest-prefix match behind every client and
+ * local-address check.
+ *
+ * Design.  CIDR prefixes are laminar (two are either nested or disjoint),
+ * so the answer "most specific entry of list 0, most specific entry of
+ * list 1" is constant between consecutive prefix boundaries.  The build
+ * turns the entries into those elementary intervals and interns each
+ * interval's answer pair as one small integer; a lookup then only has to
+ * find the interval that holds the address.  That is one search instead of
+ * one walk per list, and the structure never needs pointers.
+ *
+ * Finding the interval:
+ *   - few boundaries: one sorted array, searched without branches (it
+ *     stays in L1, and a 256 KiB index would be waste for a 20-line list);
+ *   - many: a direct index on the top 16 bits (2^16 x 4 bytes, fits in
+ *     L2) whose entry is either the answer itself (no boundary inside that
+ *     /16) or the offset of a bucket holding the boundaries inside it as
+ *     short keys (16-bit, or 8-bit when all of them fall on /24 edges as in
+ *     BGP tables; 64-bit for IPv6 buckets whose boundaries are all on /64
+ *     edges) followed by the interval values.  A bucket is a few
+ *     consecutive cache lines, so a cold lookup costs one memory access
+ *     after the L2-resident index.
+ *
+ * Non-contiguous masks (192.168.0.0;255.255.0.255) are not prefixes and do
+ * not nest, so they cannot be intervals; they are kept in a short array
+ * beside the main structure and checked after it, ranked by the number of
+ * bits their mask sets against the prefix length of the interval answer.
+ *
+ * Everything the lookup reads lives in one allocation, so freeing needs
+ * one size and lookups touch no pointer chains.
+ *
+ * SPDX-License-Identifier: BSD-2-Clause
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ------------------------------------------------------------ constants */
+
+/* At most this many boundaries go into the flat array; above it the
+ * direct index pays for itself (a binary search of 8 steps in L1 is still
+ * cheaper than one L2 miss into a 256 KiB index). */
+#define FLAT_MAX 256u
+
+#define DIR_BITS 16u
+#define DIR_SIZE (1u << DIR_BITS)
+
+/* Direct index entry: a leaf holds the interned value; otherwise the low
+ * bits are the offset of a bucket and one bit tells the key width. */
+#define DIR_LEAF 0x80000000u
+#define DIR_WIDE 0x40000000u /* IPv4: 16-bit keys; IPv6: 128-bit keys */
+#define DIR_OFF 0x3fffffffu
+
+/* Bucket offsets are in units of this many bytes so that keys stay
+ * naturally aligned. */
+#define V4_UNIT 2u
+#define V6_UNIT 8u
+
+/* ------------------------------------------------------------- helpers */
+
+typedef struct k128 {
+    uint64_t hi, lo;
+} k128;
+
+static inline bool k128_lt(k128 a, k128 b)
+{
+    return a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo);
+}
+
+static inline bool k128_eq(k128 a, k128 b)
+{
+    return a.hi == b.hi && a.lo == b.lo;
+}
+
+static inline uint64_t load_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline uint32_t load_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+/* Bucket values are little-endian whatever the CPU, so that a 3-byte
+ * value can be read with one 4-byte load and a mask (compilers turn this
+ * into a single load on little-endian machines). */
+static inline uint32_t load_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+static inline unsigned popcount32(uint32_t x)
+{
+    unsigned c = 0;
+    for (; x; x &= x - 1)
+        c++;
+    return c;
+}
+
+static size_t align64(size_t n)
+{
+    return (n + 63u) & ~(size_t)63u;
+}
+
+/* -------------------------------------------------------- the structure */
+
+typedef struct nc_entry {
+    uint8_t net[16];
+    uint8_t mask[16];
+    int32_t idx;
+    uint8_t spec; /* bits set in the mask */
+    uint8_t tag;
+} nc_entry;
+
+/* One family's interval index. */
+typedef struct fam {
+    uint32_t flat_k;     /* boundaries in the flat array (flat mode) */
+    const uint32_t *dir; /* NULL: flat mode */
+    const uint8_t *blob; /* buckets (IPv4) */
+    const uint64_t *blob64; /* buckets (IPv6) */
+    const void *flat_keys; /* uint32_t (IPv4) or k128 (IPv6) */
+    const uint32_t *flat_vals;
+    uint32_t vmask; /* IPv4 bucket values: 3 or 4 bytes */
+    uint32_t vwidth;
+} fam;
+
+struct rp_netset {
+    size_t bytes; /* the one allocation, this struct included */
+    uint32_t n;   /* entries the set was built from */
+    uint32_t mixbase; /* values >= mixbase index the tuple table */
+    const int32_t *tuples; /* [2 * t]: list 0, list 1 */
+    const uint8_t *spec;   /* per entry specificity; only with nc */
+    const nc_entry *nc4, *nc6;
+    uint32_t n_nc4, n_nc6;
+    fam f4, f6;
+};
+
+/* Interned values: 0 = nothing; 1 + 2*idx + tag = one list only (the common
+ * case needs no table); mixbase + t = both lists, tuples[2t..2t+1]. */
+static inline void decode(const rp_netset *s, uint32_t v, int32_t out[2])
+{
+    out[0] = -1;
+    out[1] = -1;
+    if (v - 1u < s->mixbase - 1u) {
+        uint32_t i = v - 1u;
+        out[i & 1u] = (int32_t)(i >> 1);
+    } else if (v >= s->mixbase) {
+        const int32_t *t = s->tuples + 2u * (v - s->mixbase);
+        out[0] = t[0];
+        out[1] = t[1];
+    }
+}
+
+/* ------------------------------------------------------------ searching */
+
+/* Number of keys <= x among k sorted keys (k >= 1), without data-dependent
+ * branches: a mispredicted branch costs more than the whole search. */
+#define DEFINE_UPPER(name, T)                                                  \
+    static inline uint32_t name(const T *keys, uint32_t k, uint32_t x)        \
+    {                                                                          \
+        const T *b = keys;                                                     \
+        while (k > 1) {                                                        \
+            uint32_t h = k >> 1;                                               \
+            b = (b[h] <= x) ? b + h : b;                                       \
+            k -= h;                                                            \
+        }                                                                      \
+        return (uint32_t)(b - keys) + (*b <= x);                               \
+    }
+DEFINE_UPPER(upper8, uint8_t)
+DEFINE_UPPER(upper16, uint16_t)
+DEFINE_UPPER(upper32, uint32_t)
+
+static inline uint32_t upper64(const uint64_t *keys, uint32_t k, uint64_t x)
+{
+    const uint64_t *b = keys;
+    while (k > 1) {
+        uint32_t h = k >> 1;
+        b = (b[h] <= x) ? b + h : b;
+        k -= h;
+    }
+    return (uint32_t)(b - keys) + (*b <= x);
+}
+
+static inline bool k128_le(const uint64_t *key, uint64_t hi, uint64_t lo)
+{
+    return key[0] < hi || (key[0] == hi && key[1] <= lo);
+}
+
+static inline uint32_t upper128(const uint64_t *keys, uint32_t k, uint64_t hi,
+                                uint64_t lo)
+{
+    uint32_t b = 0;
+    while (k > 1) {
+        uint32_t h = k >> 1;
+        b = k128_le(keys + 2u * (b + h), hi, lo) ? b + h : b;
+        k -= h;
+    }
+    return b + k128_le(keys + 2u * b, hi, lo);
+}
+
+static uint32_t lookup4(const fam *f, uint32_t x)
+{
+    if (!f->dir) {
+        if (f->flat_k == 0)
+            return f->flat_vals[0];
+        return f->flat_vals[upper32(f->flat_keys, f->flat_k, x)];
+    }
+    uint32_t d = f->dir[x >> 16];
+    if (d & DIR_LEAF)
+        return d & ~DIR_LEAF;
+    const uint8_t *b = f->blob + (size_t)(d & DIR_OFF) * V4_UNIT;
+    uint32_t k;
+    const uint8_t *vals;
+    uint32_t pos;
+    const uint16_t *hdr = (const uint16_t *)(const void *)b;
+    k = hdr[0];
+    if (d & DIR_WIDE) {
+        pos = upper16(hdr + 1, k, x & 0xffffu);
+        vals = b + 2u + 2u * k;
+    } else {
+        pos = upper8(b + 2, k, (x >> 8) & 0xffu);
+        vals = b + 2u + k;
+    }
+    return load_le32(vals + (size_t)pos * f->vwidth) & f->vmask;
+}
+
+static uint32_t lookup6(const fam *f, uint64_t hi, uint64_t lo)
+{
+    if (!f->dir) {
+        if (f->flat_k == 0)
+            return f->flat_vals[0];
+        return f->flat_vals[upper128(f->flat_keys, f->flat_k, hi, lo)];
+    }
+    uint32_t d = f->dir[hi >> 48];
+    if (d & DIR_LEAF)
+        return d & ~DIR_LEAF;
+    const uint64_t *b = f->blob64 + (size_t)(d & DIR_OFF);
+    uint32_t k = (uint32_t)b[0];
+    const uint64_t *keys = b + 1;
+    uint32_t pos;
+    const uint32_t *vals;
+    if (d & DIR_WIDE) {
+        pos = upper128(keys, k, hi, lo);
+        vals = (const uint32_t *)(const void *)(keys + 2u * k);
+    } else {
+        pos = upper64(keys, k, hi);
+        vals = (const uint32_t *)(const void *)(keys + k);
+    }
+    return vals[pos];
+}
+
+static bool nc_match(const nc_entry *e, const uint8_t *addr, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((addr[i] & e->mask[i]) != e->net[i])
+            return false;
+    return true;
+}
+
+/* A non-contiguous entry wins over the interval answer when it sets more
+ * mask bits, or as many and comes earlier in the file. */
+static void nc_check(const rp_netset *s, const nc_entry *e, uint32_t n,
+                     const uint8_t *addr, size_t len, int32_t out[2])
+{
+    for (uint32_t i = 0; i < n; i++, e++) {
+        if (!nc_match(e, addr, len))
+            continue;
+        int32_t cur = out[e->tag];
+        if (cur < 0 || e->spec > s->spec[cur] ||
+            (e->spec == s->spec[cur] && e->idx < cur))
+            out[e->tag] = e->idx;
+    }
+}
+
+void rp_netset_lookup(const rp_netset *s, const relaypol_addr *addr,
+                      int32_t out[2])
+{
+    if (addr->family == RELAYPOL_AF_INET) {
+        decode(s, lookup4(&s->f4, load_be32(addr->bytes)), out);
+        if (s->n_nc4)
+            nc_check(s, s->nc4, s->n_nc4, addr->bytes, 4, out);
+    } else if (addr->family == RELAYPOL_AF_INET6) {
+        decode(s,
+               lookup6(&s->f6, load_be64(addr->bytes),
+                       load_be64(addr->bytes + 8)),
+               out);
+        if (s->n_nc6)
+            nc_check(s, s->nc6, s->n_nc6, addr->bytes, 16, out);
+    } else {
+        out[0] = -1;
+        out[1] = -1;
+    }
+}
+
+void rp_netset_free(rp_alloc *a, rp_netset *s)
+{
+    if (s)
+        rp_free(a, s, s->bytes);
+}
+
+/* ------------------------------------------------------------- building */
+
+/* One prefix, as a closed interval [start, end] of the family's space
+ * (IPv4 in the low 32 bits of lo). */
+typedef struct pfx {
+    k128 start, end;
+    int32_t idx;
+    uint8_t len;
+    uint8_t tag;
+} pfx;
+
+/* A change point of one list: from pos on, the answer is val. */
+typedef struct chg {
+    k128 pos;
+    int32_t val;
+} chg;
+
+/* A change point of the interned pair. */
+typedef struct ivl {
+    k128 pos;
+    uint32_t v;
+} ivl;
+
+static int pfx_cmp(const void *pa, const void *pb)
+{
+    const pfx *a = pa, *b = pb;
+    if (a->tag != b->tag)
+        return a->tag < b->tag ? -1 : 1;
+    if (!k128_eq(a->start, b->start))
+        return k128_lt(a->start, b->start) ? -1 : 1;
+    /* Outer prefixes first, so that the sweep meets containers first. */
+    if (a->len != b->len)
+        return a->len < b->len ? -1 : 1;
+    return a->idx < b->idx ? -1 : (a->idx > b->idx);
+}
+
+static void emit(chg *c, size_t *n, k128 pos, int32_t val)
+{
+    /* A later event at the same position is the state after it. */
+    if (*n && k128_eq(c[*n - 1].pos, pos))
+        (*n)--;
+    if (*n && c[*n - 1].val == val)
+        return;
+    c[*n].pos = pos;
+    c[*n].val = val;
+    (*n)++;
+}
+
+/* The change points of one list, whose prefixes p[0..m) are sorted by
+ * start and then outer first.  c must hold 2m + 1. */
+static size_t sweep(const pfx *p, size_t m, k128 top, chg *c)
+{
+    struct {
+        k128 end;
+        int32_t idx;
+    } st[130];
+    size_t sp = 0, n = 0;
+    emit(c, &n, (k128){0, 0}, -1);
+    for (size_t i = 0; i < m; i++) {
+        /* Duplicates: the first (lowest index) has already won. */
+        if (i && k128_eq(p[i].start, p[i - 1].start) &&
+            p[i].len == p[i - 1].len)
+            continue;
+        while (sp && k128_lt(st[sp - 1].end, p[i].start)) {
+            k128 e = st[--sp].end;
+            /* e < start <= top, so e + 1 cannot wrap. */
+            e.lo++;
+            if (e.lo == 0)
+                e.hi++;
+            emit(c, &n, e, sp ? st[sp - 1].idx : -1);
+        }
+        st[sp].end = p[i].end;
+        st[sp].idx = p[i].idx;
+        sp++;
+        emit(c, &n, p[i].start, p[i].idx);
+    }
+    while (sp) {
+        k128 e = st[--sp].end;
+        if (k128_eq(e, top))
+            continue; /* reaches the end of the space */
+        e.lo++;
+        if (e.lo == 0)
+            e.hi++;
+        emit(c, &n, e, sp ? st[sp - 1].idx : -1);
+    }
+    return n;
+}
+
+/* Interning both-list pairs: open addressing on (a, b). */
+typedef struct interner {
+    uint32_t *slots; /* tuple id + 1, 0 = empty */
+    size_t cap;      /* power of two */
+    int32_t *tuples;
+    size_t ntup, tcap;
+} interner;
+
+static bool intern_pair(rp_alloc *a, interner *in, int32_t x, int32_t y,
+                        uint32_t *id)
+{
+    uint64_t h = ((uint64_t)(uint32_t)x << 32 | (uint32_t)y) *
+                 0x9e3779b97f4a7c15ull;
+    size_t mask = in->cap - 1, i = (size_t)(h >> 32) & mask;
+    for (;; i = (i + 1) & mask) {
+        uint32_t sl = in->slots[i];
+        if (!sl)
+            break;
+        if (in->tuples[2u * (sl - 1)] == x && in->tuples[2u * (sl - 1) + 1] == y) {
+            *id = sl - 1;
+            return true;
+        }
+    }
+    if (!rp_grow(a, (void **)&in->tuples, &in->tcap, 2u * (in->ntup + 1),
+                 sizeof(int32_t)))
+        return false;
+    in->tuples[2u * in->ntup] = x;
+    in->tuples[2u * in->ntup + 1] = y;
+    in->slots[i] = (uint32_t)++in->ntup;
+    *id = (uint32_t)(in->ntup - 1);
+    return true;
+}
+
+/* Everything one family's build needs, freed together. */
+typedef struct fambuild {
+    pfx *p;
+    size_t np, pcap;
+    chg *c[2];
+    size_t nc[2], ccap[2];
+    ivl *iv;
+    size_t niv, ivcap;
+} fambuild;
+
+static void fambuild_free(rp_alloc *a, fambuild *b)
+{
+    rp_free(a, b->p, b->pcap * sizeof(pfx));
+    for (int t = 0; t < 2; t++)
+        rp_free(a, b->c[t], b->ccap[t] * sizeof(chg));
+    rp_free(a, b->iv, b->ivcap * sizeof(ivl));
+}
+
+/* Turns the family's prefixes into interned intervals in b->iv. */
+static bool fam_intervals(rp_alloc *a, fambuild *b, k128 top, uint32_t n,
+                          interner *in)
+{
+    if (b->np > 1)
+        qsort(b->p, b->np, sizeof(pfx), pfx_cmp);
+    size_t split = 0;
+    while (split < b->np && b->p[split].tag == 0)
+        split++;
+    size_t m[2] = {split, b->np - split};
+    const pfx *ps[2] = {b->p, b->p + split};
+    for (int t = 0; t < 2; t++) {
+        b->ccap[t] = 2 * m[t] + 1;
+        b->c[t] = rp_malloc(a, b->ccap[t] * sizeof(chg));
+        if (!b->c[t]) {
+            b->ccap[t] = 0;
+            return false;
+        }
+        b->nc[t] = sweep(ps[t], m[t], top, b->c[t]);
+    }
+    /* The prefixes are no longer needed; give the memory back early. */
+    rp_free(a, b->p, b->pcap * sizeof(pfx));
+    b->p = NULL;
+    b->pcap = 0;
+
+    b->ivcap = b->nc[0] + b->nc[1];
+    b->iv = rp_malloc(a, b->ivcap * sizeof(ivl));
+    if (!b->iv) {
+        b->ivcap = 0;
+        return false;
+    }
+    const chg *c0 = b->c[0], *c1 = b->c[1];
+    size_t i = 0, j = 0, niv = 0;
+    int32_t v0 = -1, v1 = -1;
+    uint32_t mixbase = 1u + 2u * n;
+    while (i < b->nc[0] || j < b->nc[1]) {
+        k128 pos;
+        if (j >= b->nc[1] || (i < b->nc[0] && k128_lt(c0[i].pos, c1[j].pos)))
+            pos = c0[i].pos;
+        else
+            pos = c1[j].pos;
+        if (i < b->nc[0] && k128_eq(c0[i].pos, pos))
+            v0 = c0[i++].val;
+        if (j < b->nc[1] && k128_eq(c1[j].pos, pos))
+            v1 = c1[j++].val;
+        uint32_t v;
+        if (v0 < 0 && v1 < 0)
+            v = 0;
+        else if (v1 < 0)
+            v = 1u + 2u * (uint32_t)v0;
+        else if (v0 < 0)
+            v = 2u + 2u * (uint32_t)v1;
+        else {
+            uint32_t id;
+            if (!intern_pair(a, in, v0, v1, &id))
+                return false;
+            v = mixbase + id;
+        }
+        if (niv && b->iv[niv - 1].v == v)
+            continue;
+        b->iv[niv].pos = pos;
+        b->iv[niv].v = v;
+        niv++;
+    }
+    b->niv = niv;
+    return true;
+}
+
+/* The IPv4 index.  With out == NULL only measures the buckets' bytes. */
+static size_t build_v4_dir(const ivl *iv, size_t niv, uint32_t *dir,
+                           uint8_t *blob, uint32_t vwidth)
+{
+    size_t off = 0, i = 1;
+    uint32_t cur = iv[0].v;
+    for (uint32_t bk = 0; bk < DIR_SIZE; bk++) {
+        uint64_t base = (uint64_t)bk << 16;
+        if (i < niv && iv[i].pos.lo == base)
+            cur = iv[i++].v;
+        size_t j = i;
+        bool wide = false;
+        while (j < niv && (iv[j].pos.lo >> 16) == bk) {
+            wide |= (iv[j].pos.lo & 0xffu) != 0;
+            j++;
+        }
+        uint32_t k = (uint32_t)(j - i);
+        if (k == 0) {
+            if (dir)
+                dir[bk] = DIR_LEAF | cur;
+            continue;
+        }
+        size_t sz = 2u + (size_t)k * (wide ? 2u : 1u) + (size_t)(k + 1) * vwidth;
+        sz = (sz + V4_UNIT - 1) & ~(size_t)(V4_UNIT - 1);
+        if (blob) {
+            uint8_t *b = blob + off;
+            uint16_t *h = (uint16_t *)(void *)b;
+            h[0] = (uint16_t)k;
+            uint8_t *vals = b + 2u + (size_t)k * (wide ? 2u : 1u);
+            for (uint32_t q = 0; q < k; q++) {
+                uint32_t key = (uint32_t)iv[i + q].pos.lo & 0xffffu;
+                if (wide)
+                    h[1 + q] = (uint16_t)key;
+                else
+                    b[2 + q] = (uint8_t)(key >> 8);
+            }
+            for (uint32_t q = 0; q <= k; q++) {
+                uint32_t v = q ? iv[i + q - 1].v : cur;
+                for (uint32_t by = 0; by < vwidth; by++)
+                    vals[(size_t)q * vwidth + by] = (uint8_t)(v >> (8 * by));
+            }
+            dir[bk] = (uint32_t)(off / V4_UNIT) | (wide ? DIR_WIDE : 0);
+        }
+        off += sz;
+        cur = iv[j - 1].v;
+        i = j;
+    }
+    return off;
+}
+
+static size_t build_v6_dir(const ivl *iv, size_t niv, uint32_t *dir,
+                           uint64_t *blob)
+{
+    size_t off = 0, i = 1;
+    uint32_t cur = iv[0].v;
+    for (uint32_t bk = 0; bk < DIR_SIZE; bk++) {
+        k128 base = {(uint64_t)bk << 48, 0};
+        if (i < niv && k128_eq(iv[i].pos, base))
+            cur = iv[i++].v;
+        size_t j = i;
+        bool wide = false;
+        while (j < niv && (iv[j].pos.hi >> 48) == bk) {
+            wide |= iv[j].pos.lo != 0;
+            j++;
+        }
+        uint32_t k = (uint32_t)(j - i);
+        if (k == 0) {
+            if (dir)
+                dir[bk] = DIR_LEAF | cur;
+            continue;
+        }
+        size_t words = 1u + (size_t)k * (wide ? 2u : 1u) + ((size_t)k + 2) / 2;
+        if (blob) {
+            uint64_t *b = blob + off;
+            b[0] = k;
+            uint64_t *keys = b + 1;
+            for (uint32_t q = 0; q < k; q++) {
+                if (wide) {
+                    keys[2u * q] = iv[i + q].pos.hi;
+                    keys[2u * q + 1] = iv[i + q].pos.lo;
+                } else {
+                    keys[q] = iv[i + q].pos.hi;
+                }
+            }
+            uint32_t *vals =
+                (uint32_t *)(void *)(keys + (size_t)k * (wide ? 2u : 1u));
+            vals[0] = cur;
+            for (uint32_t q = 0; q < k; q++)
+                vals[q + 1] = iv[i + q].v;
+            dir[bk] = (uint32_t)off | (wide ? DIR_WIDE : 0);
+        }
+        off += words;
+        cur = iv[j - 1].v;
+        i = j;
+    }
+    return off;
+}
+
+/* Sizes of one family's parts in the final allocation. */
+typedef struct famlayout {
+    bool flat;
+    size_t keys_bytes, vals_bytes; /* flat */
+    size_t blob_bytes;             /* dir */
+} famlayout;
+
+static void plan_family(const fambuild *b, bool v6, uint32_t vwidth,
+                        famlayout *l)
+{
+    size_t k = b->niv - 1;
+    memset(l, 0, sizeof *l);
+    if (k <= FLAT_MAX) {
+        l->flat = true;
+        l->keys_bytes = k * (v6 ? sizeof(k128) : sizeof(uint32_t));
+        l->vals_bytes = (k + 1) * sizeof(uint32_t);
+    } else if (v6) {
+        l->blob_bytes = build_v6_dir(b->iv, b->niv, NULL, NULL) * V6_UNIT;
+    } else {
+        /* Four spare bytes: a 3-byte value is read with a 4-byte load. */
+        l->blob_bytes = build_v4_dir(b->iv, b->niv, NULL, NULL, vwidth) + 4u;
+    }
+}
+
+static size_t layout_size(const famlayout *l)
+{
+    if (l->flat)
+        return align64(l->keys_bytes) + align64(l->vals_bytes);
+    return align64(DIR_SIZE * sizeof(uint32_t)) + align64(l->blob_bytes);
+}
+
+static void fill_family(fam *f, const fambuild *b, bool v6, const famlayout *l,
+                        uint8_t **cursor, uint32_t vwidth)
+{
+    uint8_t *p = *cursor;
+    memset(f, 0, sizeof *f);
+    f->vwidth = vwidth;
+    f->vmask = vwidth == 4 ? 0xffffffffu : 0xffffffu;
+    if (l->flat) {
+        uint32_t k = (uint32_t)(b->niv - 1);
+        uint32_t *vals = (uint32_t *)(void *)(p + align64(l->keys_bytes));
+        if (v6) {
+            uint64_t *keys = (uint64_t *)(void *)p;
+            for (uint32_t q = 0; q < k; q++) {
+                keys[2u * q] = b->iv[q + 1].pos.hi;
+                keys[2u * q + 1] = b->iv[q + 1].pos.lo;
+            }
+        } else {
+            uint32_t *keys = (uint32_t *)(void *)p;
+            for (uint32_t q = 0; q < k; q++)
+                keys[q] = (uint32_t)b->iv[q + 1].pos.lo;
+        }
+        for (uint32_t q = 0; q <= k; q++)
+            vals[q] = b->iv[q].v;
+        f->flat_k = k;
+        f->flat_keys = p;
+        f->flat_vals = vals;
+    } else {
+        uint32_t *dir = (uint32_t *)(void *)p;
+        uint8_t *blob = p + align64(DIR_SIZE * sizeof(uint32_t));
+        if (v6)
+            build_v6_dir(b->iv, b->niv, dir, (uint64_t *)(void *)blob);
+        else
+            build_v4_dir(b->iv, b->niv, dir, blob, vwidth);
+        f->dir = dir;
+        f->blob = blob;
+        f->blob64 = (const uint64_t *)(const void *)blob;
+    }
+    *cursor = p + layout_size(l);
+}
+
+/* Leading ones only: ~m is then 0..01..1. */
+static bool is_contiguous4(uint32_t m)
+{
+    uint32_t inv = ~m;
+    return (inv & (inv + 1u)) == 0;
+}
+
+relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
+                                const uint8_t *lists, size_t n,
+                                rp_netset **out)
+{
+    *out = NULL;
+    /* Values carry 1 + 2 * index in 31 bits (see decode). */
+    if (n > (1u << 28))
+        return RELAYPOL_ERR_NOMEM;
+
+    relaypol_status st = RELAYPOL_ERR_NOMEM;
+    fambuild fb[2];
+    memset(fb, 0, sizeof fb);
+    interner in = {0};
+    nc_entry *nc = NULL;
+    size_t nnc = 0, nccap = 0;
+
+    /* Sort the entries into prefixes per family and non-contiguous masks. */
+    for (size_t i = 0; i < n; i++) {
+        const rp_net *e = &nets[i];
+        if (e->flags & RP_NET_HOSTBITS)
+            continue;
+        bool v6 = e->family == RELAYPOL_AF_INET6;
+        if (!v6 && e->family != RELAYPOL_AF_INET)
+            continue;
+        size_t alen = v6 ? 16 : 4;
+        int plen = e->prefix_len;
+        if (plen < 0 && !v6 && is_contiguous4(load_be32(e->mask))) {
+            /* A mask that is a prefix after all is ranked as one. */
+            plen = (int)popcount32(load_be32(e->mask));
+        }
+        if (plen < 0) {
+            if (!rp_grow(a, (void **)&nc, &nccap, nnc + 1, sizeof *nc))
+                goto out;
+            nc_entry *c = &nc[nnc++];
+            memset(c, 0, sizeof *c);
+            unsigned bits = 0;
+            for (size_t q = 0; q < alen; q++) {
+                c->mask[q] = e->mask[q];
+                c->net[q] = e->net[q] & e->mask[q];
+                bits += popcount32(e->mask[q]);
+            }
+            c->spec = (uint8_t)bits;
+            c->idx = (int32_t)i;
+            c->tag = lists[i] ? 1 : 0;
+            continue;
+        }
+        fambuild *b = &fb[v6];
+        if (!rp_grow(a, (void **)&b->p, &b->pcap, b->np + 1, sizeof(pfx)))
+            goto out;
+        pfx *p = &b->p[b->np++];
+        if (plen > (int)alen * 8)
+            plen = (int)alen * 8;
+        uint8_t s[16] = {0}, en[16];
+        for (size_t q = 0; q < alen; q++) {
+            int bits = plen - (int)q * 8;
+            uint8_t m = bits >= 8 ? 0xff
+                        : bits <= 0 ? 0
+                                    : (uint8_t)(0xff << (8 - bits));
+            s[q] = e->net[q] & m;
+            en[q] = s[q] | (uint8_t)~m;
+        }
+        if (v6) {
+            p->start = (k128){load_be64(s), load_be64(s + 8)};
+            p->end = (k128){load_be64(en), load_be64(en + 8)};
+        } else {
+            p->start = (k128){0, load_be32(s)};
+            p->end = (k128){0, load_be32(en)};
+        }
+        p->idx = (int32_t)i;
+        p->len = (uint8_t)plen;
+        p->tag = lists[i] ? 1 : 0;
+    }
+
+    /* The pair table is bounded by the intervals, at most 2 per prefix. */
+    if (fb[0].np + fb[1].np) {
+        size_t bound = 2 * (fb[0].np + fb[1].np) + 2, cap = 16;
+        while (cap < 2 * bound)
+            cap *= 2;
+        in.slots = rp_calloc(a, cap, sizeof(uint32_t));
+        if (!in.slots)
+            goto out;
+        in.cap = cap;
+    }
+    static const k128 top4 = {0, 0xffffffffu}, top6 = {UINT64_MAX, UINT64_MAX};
+    if (!fam_intervals(a, &fb[0], top4, (uint32_t)n, &in) ||
+        !fam_intervals(a, &fb[1], top6, (uint32_t)n, &in))
+        goto out;
+    rp_free(a, in.slots, in.cap * sizeof(uint32_t));
+    in.slots = NULL;
+    in.cap = 0;
+
+    uint32_t mixbase = 1u + 2u * (uint32_t)n;
+    uint32_t maxv = mixbase + (uint32_t)in.ntup;
+    uint32_t vwidth = maxv <= 0xffffffu ? 3u : 4u;
+
+    famlayout l4, l6;
+    plan_family(&fb[0], false, vwidth, &l4);
+    plan_family(&fb[1], true, vwidth, &l6);
+    if (!l4.flat && l4.blob_bytes / V4_UNIT > DIR_OFF)
+        goto out;
+    if (!l6.flat && l6.blob_bytes / V6_UNIT > DIR_OFF)
+        goto out;
+
+    size_t n4 = 0;
+    for (size_t q = 0; q < nnc; q++)
+        n4 += nets[nc[q].idx].family == RELAYPOL_AF_INET;
+    size_t total = align64(sizeof(rp_netset)) +
+                   align64(in.ntup * 2 * sizeof(int32_t)) +
+                   align64(nnc ? n : 0) + align64(nnc * sizeof(nc_entry)) +
+                   layout_size(&l4) + layout_size(&l6);
+    uint8_t *mem = rp_malloc(a, total);
+    if (!mem)
+        goto out;
+    memset(mem, 0, align64(sizeof(rp_netset)));
+    rp_netset *s = (rp_netset *)(void *)mem;
+    uint8_t *cur = mem + align64(sizeof(rp_netset));
+    s->bytes = total;
+    s->n = (uint32_t)n;
+    s->mixbase = mixbase;
+
+    int32_t *tup = (int32_t *)(void *)cur;
+    if (in.ntup)
+        memcpy(tup, in.tuples, in.ntup * 2 * sizeof(int32_t));
+    s->tuples = tup;
+    cur += align64(in.ntup * 2 * sizeof(int32_t));
+
+    if (nnc) {
+        uint8_t *spec = cur;
+        for (size_t i = 0; i < n; i++) {
+            const rp_net *e = &nets[i];
+            spec[i] = (uint8_t)(e->prefix_len >= 0 ? e->prefix_len : 0);
+        }
+        cur += align64(n);
+        nc_entry *dst = (nc_entry *)(void *)cur;
+        size_t k4 = 0, k6 = n4;
+        for (size_t q = 0; q < nnc; q++) {
+            spec[nc[q].idx] = nc[q].spec;
+            if (nets[nc[q].idx].family == RELAYPOL_AF_INET)
+                dst[k4++] = nc[q];
+            else
+                dst[k6++] = nc[q];
+        }
+        s->spec = spec;
+        s->nc4 = dst;
+        s->n_nc4 = (uint32_t)n4;
+        s->nc6 = dst + n4;
+        s->n_nc6 = (uint32_t)(nnc - n4);
+        cur += align64(nnc * sizeof(nc_entry));
+        /* Prefix entries whose mask was written as a contiguous dotted
+         * quad rank by their length too. */
+        for (size_t i = 0; i < n; i++)
+            if (nets[i].prefix_len < 0 && nets[i].family == RELAYPOL_AF_INET)
+                spec[i] = (uint8_t)popcount32(load_be32(nets[i].mask));
+    }
+    s->mixbase = mixbase;
+    fill_family(&s->f4, &fb[0], false, &l4, &cur, vwidth);
+    fill_family(&s->f6, &fb[1], true, &l6, &cur, 4u);
+    *out = s;
+    st = RELAYPOL_OK;
+out:
+    fambuild_free(a, &fb[0]);
+    fambuild_free(a, &fb[1]);
+    rp_free(a, in.slots, in.cap * sizeof(uint32_t));
+    rp_free(a, in.tuples, in.tcap * sizeof(int32_t));
+    rp_free(a, nc, nccap * sizeof *nc);
+    return st;
+}

@@ -1,0 +1,566 @@
+/*
+ * The compiled address set against a brute-force reference.  The reference
+ * is the seed's formula "(IP AND mask) == net" applied to every entry, with
+ * the ranking of internal.h (longest prefix, a non-contiguous mask by the
+ * bits it sets, ties to the earlier entry); it is written out here rather
+ * than taken from netlist.c so that the two are independent.
+ */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ reference */
+
+static unsigned popc8(uint8_t x)
+{
+    unsigned c = 0;
+    for (; x; x &= (uint8_t)(x - 1))
+        c++;
+    return c;
+}
+
+static bool ref_match(const rp_net *e, const relaypol_addr *ad)
+{
+    if (e->family != ad->family)
+        return false;
+    size_t len = e->family == RELAYPOL_AF_INET ? 4 : 16;
+    for (size_t i = 0; i < len; i++)
+        if ((ad->bytes[i] & e->mask[i]) != e->net[i])
+            return false;
+    return true;
+}
+
+static int ref_spec(const rp_net *e)
+{
+    if (e->prefix_len >= 0)
+        return e->prefix_len;
+    int c = 0;
+    for (int i = 0; i < 16; i++)
+        c += (int)popc8(e->mask[i]);
+    return c;
+}
+
+static void ref_lookup(const rp_net *nets, const uint8_t *lists, size_t n,
+                       const relaypol_addr *ad, int32_t out[2])
+{
+    int best[2] = {-1, -1};
+    out[0] = out[1] = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (nets[i].flags & RP_NET_HOSTBITS)
+            continue;
+        if (!ref_match(&nets[i], ad))
+            continue;
+        int t = lists[i];
+        int sp = ref_spec(&nets[i]);
+        if (sp > best[t]) {
+            best[t] = sp;
+            out[t] = (int32_t)i;
+        }
+    }
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static rp_net mk4(uint32_t a, int len)
+{
+    rp_net e;
+    memset(&e, 0, sizeof e);
+    e.family = RELAYPOL_AF_INET;
+    e.prefix_len = (int16_t)len;
+    uint32_t m = len == 0 ? 0 : 0xffffffffu << (32 - len);
+    for (int i = 0; i < 4; i++) {
+        e.mask[i] = (uint8_t)(m >> (24 - 8 * i));
+        e.net[i] = (uint8_t)((a & m) >> (24 - 8 * i));
+    }
+    return e;
+}
+
+static rp_net mk4mask(uint32_t a, uint32_t m)
+{
+    rp_net e = mk4(0, 0);
+    e.prefix_len = -1;
+    for (int i = 0; i < 4; i++) {
+        e.mask[i] = (uint8_t)(m >> (24 - 8 * i));
+        e.net[i] = (uint8_t)((a & m) >> (24 - 8 * i));
+    }
+    return e;
+}
+
+static rp_net mk6(const uint8_t b[16], int len)
+{
+    rp_net e;
+    memset(&e, 0, sizeof e);
+    e.family = RELAYPOL_AF_INET6;
+    e.prefix_len = (int16_t)len;
+    for (int i = 0; i < 16; i++) {
+        int bits = len - 8 * i;
+        uint8_t m = bits >= 8 ? 0xff : bits <= 0 ? 0 : (uint8_t)(0xff << (8 - bits));
+        e.mask[i] = m;
+        e.net[i] = b[i] & m;
+    }
+    return e;
+}
+
+static relaypol_addr a4(uint32_t x)
+{
+    relaypol_addr ad;
+    memset(&ad, 0, sizeof ad);
+    ad.family = RELAYPOL_AF_INET;
+    for (int i = 0; i < 4; i++)
+        ad.bytes[i] = (uint8_t)(x >> (24 - 8 * i));
+    return ad;
+}
+
+static uint32_t ip4(unsigned a, unsigned b, unsigned c, unsigned d)
+{
+    return (a << 24) | (b << 16) | (c << 8) | d;
+}
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+static uint64_t rnd(rng *r)
+{
+    r->s ^= r->s << 13;
+    r->s ^= r->s >> 7;
+    r->s ^= r->s << 17;
+    return r->s;
+}
+
+static uint32_t rndn(rng *r, uint32_t n)
+{
+    return (uint32_t)(rnd(r) % n);
+}
+
+/* ---------------------------------------------------- table-driven cases */
+
+typedef struct case4 {
+    uint32_t addr;
+    int32_t want0, want1;
+} case4;
+
+static rp_netset *build(rp_alloc *a, const rp_net *nets, const uint8_t *lists,
+                        size_t n)
+{
+    rp_netset *s = NULL;
+    ck_assert_int_eq(rp_netset_build(a, nets, lists, n, &s), RELAYPOL_OK);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+START_TEST(test_exact_v4)
+{
+    rp_net nets[] = {
+        mk4(ip4(10, 0, 0, 0), 8),                          /* 0 deny */
+        mk4(ip4(10, 1, 0, 0), 16),                         /* 1 deny */
+        mk4(ip4(10, 1, 2, 0), 24),                         /* 2 allow */
+        mk4(ip4(10, 1, 2, 3), 32),                         /* 3 deny */
+        mk4(ip4(10, 1, 0, 0), 16),                         /* 4 deny dup */
+        mk4(0, 0),                                         /* 5 allow /0 */
+        mk4mask(ip4(192, 168, 0, 7), ip4(255, 255, 0, 255)), /* 6 deny nc */
+        mk4(ip4(192, 168, 0, 0), 16),                      /* 7 deny */
+        mk4(ip4(192, 168, 5, 0), 24),                      /* 8 deny */
+        mk4(ip4(172, 16, 0, 1), 32),                       /* 9 hostbits */
+        mk4mask(ip4(10, 0, 0, 0), ip4(255, 0, 0, 0)),      /* 10 contiguous
+                                                              as a mask */
+        mk4(ip4(255, 255, 255, 255), 32),                  /* 11 allow */
+    };
+    nets[9].flags = RP_NET_HOSTBITS;
+    nets[9].prefix_len = 16;
+    uint8_t lists[] = {0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 1};
+    static const case4 cases[] = {
+        {0x0a000001u, 0, 10},     /* 10.0.0.1: /8 deny; allow /8 mask beats /0 */
+        {0x0a010001u, 1, 10},     /* 10.1.0.1 */
+        {0x0a010201u, 1, 2},      /* 10.1.2.1 */
+        {0x0a010203u, 3, 2},      /* 10.1.2.3 */
+        {0x0b000000u, -1, 5},     /* 11.0.0.0 */
+        {0xc0a80007u, 6, 5},      /* 192.168.0.7: nc 24 bits > /16 */
+        {0xc0a80507u, 6, 5},      /* 192.168.5.7: nc 24 bits ties /24, earlier */
+        {0xc0a80508u, 8, 5},      /* 192.168.5.8 */
+        {0xc0a80108u, 7, 5},      /* 192.168.1.8 */
+        {0xac100001u, -1, 5},     /* hostbits entry never matches */
+        {0xffffffffu, -1, 11},
+        {0xfffffffeu, -1, 5},
+        {0x00000000u, -1, 5},
+    };
+    rp_alloc a;
+    rp_alloc_init(&a, NULL, NULL);
+    rp_netset *s = build(&a, nets, lists, sizeof nets / sizeof nets[0]);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        relaypol_addr ad = a4(cases[i].addr);
+        int32_t out[2];
+        rp_netset_lookup(s, &ad, out);
+        ck_assert_msg(out[0] == cases[i].want0 && out[1] == cases[i].want1,
+                      "case %zu: got %d/%d want %d/%d", i, out[0], out[1],
+                      cases[i].want0, cases[i].want1);
+        /* An IPv6 lookup never sees IPv4 entries. */
+        relaypol_addr ad6 = ad;
+        ad6.family = RELAYPOL_AF_INET6;
+        rp_netset_lookup(s, &ad6, out);
+        ck_assert_int_eq(out[0], -1);
+        ck_assert_int_eq(out[1], -1);
+    }
+    relaypol_addr none;
+    memset(&none, 0, sizeof none);
+    int32_t out[2];
+    rp_netset_lookup(s, &none, out);
+    ck_assert_int_eq(out[0], -1);
+    ck_assert_int_eq(out[1], -1);
+    rp_netset_free(&a, s);
+    ck_assert_uint_eq(a.in_use, 0);
+}
+END_TEST
+
+START_TEST(test_exact_v6)
+{
+    uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
+    uint8_t all[16];
+    memset(all, 0xff, sizeof all);
+    uint8_t zero[16] = {0};
+    rp_net nets[5];
+    nets[0] = mk6(b, 32);  /* 2001:db8::/32 deny */
+    b[5] = 1;
+    nets[1] = mk6(b, 48);  /* 2001:db8:1::/48 allow */
+    b[15] = 9;
+    nets[2] = mk6(b, 128); /* 2001:db8:1::9 deny */
+    nets[3] = mk6(all, 128); /* ffff...ffff allow */
+    nets[4] = mk6(zero, 0);  /* ::/0 deny */
+    uint8_t lists[] = {0, 1, 0, 1, 0};
+    rp_alloc a;
+    rp_alloc_init(&a, NULL, NULL);
+    rp_netset *s = build(&a, nets, lists, 5);
+    relaypol_addr ad;
+    memset(&ad, 0, sizeof ad);
+    ad.family = RELAYPOL_AF_INET6;
+    memcpy(ad.bytes, b, 16);
+    int32_t out[2];
+    rp_netset_lookup(s, &ad, out);
+    ck_assert(out[0] == 2 && out[1] == 1);
+    ad.bytes[15] = 8;
+    rp_netset_lookup(s, &ad, out);
+    ck_assert(out[0] == 0 && out[1] == 1);
+    ad.bytes[5] = 2;
+    rp_netset_lookup(s, &ad, out);
+    ck_assert(out[0] == 0 && out[1] == -1);
+    memcpy(ad.bytes, all, 16);
+    rp_netset_lookup(s, &ad, out);
+    ck_assert(out[0] == 4 && out[1] == 3);
+    /* The same bytes as IPv4 match nothing. */
+    ad.family = RELAYPOL_AF_INET;
+    rp_netset_lookup(s, &ad, out);
+    ck_assert(out[0] == -1 && out[1] == -1);
+    rp_netset_free(&a, s);
+    ck_assert_uint_eq(a.in_use, 0);
+}
+END_TEST
+
+START_TEST(test_empty)
+{
+    rp_alloc a;
+    rp_alloc_init(&a, NULL, NULL);
+    rp_netset *s = build(&a, NULL, NULL, 0);
+    relaypol_addr ad = a4(0x01020304u);
+    int32_t out[2] = {7, 7};
+    rp_netset_lookup(s, &ad, out);
+    ck_assert(out[0] == -1 && out[1] == -1);
+    rp_netset_free(&a, s);
+    rp_netset_free(&a, NULL);
+    ck_assert_uint_eq(a.in_use, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------- random cross-check */
+
+/* A random prefix: usually inside a small pool of regions (so that sets
+ * nest and buckets fill up), sometimes anywhere. */
+static rp_net rnd_net(rng *r, bool v6, const rp_net *prev, size_t nprev,
+                      unsigned spread)
+{
+    if (nprev && rndn(r, 4) == 0) {
+        /* Nested in, or a duplicate of, an earlier entry. */
+        const rp_net *p = &prev[rndn(r, (uint32_t)nprev)];
+        if (p->prefix_len >= 0 && !(p->flags & RP_NET_HOSTBITS) &&
+            (p->family == RELAYPOL_AF_INET6) == v6) {
+            int max = v6 ? 128 : 32;
+            int len = p->prefix_len + (int)rndn(r, (uint32_t)(max - p->prefix_len + 1));
+            uint8_t b[16];
+            for (int i = 0; i < 16; i++)
+                b[i] = (uint8_t)((p->net[i] & p->mask[i]) |
+                                 ((uint8_t)rnd(r) & (uint8_t)~p->mask[i]));
+            if (v6)
+                return mk6(b, len);
+            return mk4(((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) |
+                           ((uint32_t)b[2] << 8) | b[3],
+                       len);
+        }
+    }
+    int len;
+    uint32_t k = rndn(r, 16);
+    int max = v6 ? 128 : 32;
+    if (k == 0)
+        len = 0;
+    else if (k == 1)
+        len = max;
+    else if (k < 8)
+        len = (int)rndn(r, (uint32_t)max + 1);
+    else
+        len = v6 ? 32 + (int)rndn(r, 33) : 16 + (int)rndn(r, 17);
+    uint64_t x = rnd(r);
+    uint8_t b[16];
+    for (int i = 0; i < 16; i++)
+        b[i] = (uint8_t)rnd(r);
+    /* Keep the top bits in a few regions. */
+    b[0] = (uint8_t)(0x20 + rndn(r, spread));
+    if (v6)
+        return mk6(b, len);
+    return mk4((uint32_t)b[0] << 24 | (uint32_t)(x & 0xffffffu), len);
+}
+
+static relaypol_addr rnd_addr(rng *r, const rp_net *nets, size_t n, bool v6)
+{
+    relaypol_addr ad;
+    memset(&ad, 0, sizeof ad);
+    ad.family = v6 ? RELAYPOL_AF_INET6 : RELAYPOL_AF_INET;
+    size_t len = v6 ? 16 : 4;
+    for (size_t i = 0; i < len; i++)
+        ad.bytes[i] = (uint8_t)rnd(r);
+    if (n && rndn(r, 4) != 0) {
+        /* Near an entry: its first or last address, or a neighbour. */
+        const rp_net *e = &nets[rndn(r, (uint32_t)n)];
+        if ((e->family == RELAYPOL_AF_INET6) == v6) {
+            uint32_t how = rndn(r, 5);
+            for (size_t i = 0; i < len; i++) {
+                if (how == 0)
+                    ad.bytes[i] = e->net[i];
+                else if (how == 1)
+                    ad.bytes[i] = e->net[i] | (uint8_t)~e->mask[i];
+                else
+                    ad.bytes[i] = (uint8_t)((e->net[i] & e->mask[i]) |
+                                            (ad.bytes[i] & ~e->mask[i]));
+            }
+            if (how == 3 || how == 4) {
+                /* One below the start or one past the end. */
+                int dir = how == 3 ? -1 : 1;
+                if (how == 3)
+                    for (size_t i = 0; i < len; i++)
+                        ad.bytes[i] = e->net[i];
+                else
+                    for (size_t i = 0; i < len; i++)
+                        ad.bytes[i] = e->net[i] | (uint8_t)~e->mask[i];
+                for (size_t i = len; i-- > 0;) {
+                    unsigned v = ad.bytes[i];
+                    ad.bytes[i] = (uint8_t)(v + (unsigned)dir);
+                    if ((dir > 0 && v != 0xff) || (dir < 0 && v != 0))
+                        break;
+                }
+            }
+        }
+    }
+    return ad;
+}
+
+static void cross_check(rng *r, size_t n, unsigned spread, size_t lookups)
+{
+    rp_net *nets = calloc(n ? n : 1, sizeof *nets);
+    uint8_t *lists = calloc(n ? n : 1, 1);
+    ck_assert(nets && lists);
+    unsigned mix = rndn(r, 3); /* 0: v4 only, 1: v6 only, 2: both */
+    for (size_t i = 0; i < n; i++) {
+        bool v6 = mix == 1 || (mix == 2 && rndn(r, 2));
+        nets[i] = rnd_net(r, v6, nets, i, spread);
+        lists[i] = (uint8_t)rndn(r, 2);
+        uint32_t k = rndn(r, 40);
+        if (k == 0 && !v6) {
+            /* Non-contiguous: a prefix mask with a hole punched in it. */
+            uint32_t m = 0xffffffffu << rndn(r, 12);
+            m &= ~(1u << (12 + rndn(r, 16)));
+            uint32_t x = (uint32_t)rnd(r);
+            nets[i] = mk4mask(x, m);
+        } else if (k == 1) {
+            /* Host bits set: such an entry never matches. */
+            nets[i].flags |= RP_NET_HOSTBITS;
+            size_t last = v6 ? 15 : 3;
+            nets[i].net[last] |= 1;
+            nets[i].mask[last] &= 0xfe;
+            if (nets[i].prefix_len >= (v6 ? 128 : 32))
+                nets[i].prefix_len--;
+        }
+    }
+    rp_alloc a;
+    rp_alloc_init(&a, NULL, NULL);
+    rp_netset *s = build(&a, nets, lists, n);
+    for (size_t q = 0; q < lookups; q++) {
+        bool v6 = mix == 1 || (mix == 2 && rndn(r, 2));
+        relaypol_addr ad = rnd_addr(r, nets, n, v6);
+        int32_t got[2], want[2];
+        rp_netset_lookup(s, &ad, got);
+        ref_lookup(nets, lists, n, &ad, want);
+        if (got[0] != want[0] || got[1] != want[1]) {
+            char buf[64] = "";
+            for (size_t i = 0; i < (v6 ? 16u : 4u); i++)
+                snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%02x",
+                         ad.bytes[i]);
+            ck_abort_msg("n=%zu addr %s: got %d/%d want %d/%d", n, buf,
+                         got[0], got[1], want[0], want[1]);
+        }
+    }
+    rp_netset_free(&a, s);
+    ck_assert_uint_eq(a.in_use, 0);
+    free(nets);
+    free(lists);
+}
+
+/* Small sets (the flat array), many of them. */
+START_TEST(test_random_small)
+{
+    rng r = {0x9e3779b97f4a7c15ull + (uint64_t)_i};
+    for (int it = 0; it < 400; it++)
+        cross_check(&r, rndn(&r, 40), 1 + rndn(&r, 3), 400);
+}
+END_TEST
+
+/* Sets large enough for the direct index, crowded into a few /8s so that
+ * the buckets hold many boundaries of every key width. */
+START_TEST(test_random_large)
+{
+    rng r = {0x243f6a8885a308d3ull + (uint64_t)_i};
+    for (int it = 0; it < 12; it++)
+        cross_check(&r, 300 + rndn(&r, 3000), 1 + rndn(&r, 2), 20000);
+}
+END_TEST
+
+/* /24-aligned IPv4 buckets (one-byte keys) and /64-aligned IPv6 ones. */
+START_TEST(test_random_aligned)
+{
+    rng r = {0x13198a2e03707344ull};
+    for (int it = 0; it < 6; it++) {
+        size_t n = 2000 + rndn(&r, 2000);
+        rp_net *nets = calloc(n, sizeof *nets);
+        uint8_t *lists = calloc(n, 1);
+        ck_assert(nets && lists);
+        bool v6 = it & 1;
+        for (size_t i = 0; i < n; i++) {
+            uint8_t b[16] = {0x20, (uint8_t)rndn(&r, 2)};
+            for (int q = 2; q < 16; q++)
+                b[q] = (uint8_t)rnd(&r);
+            int len = v6 ? 17 + (int)rndn(&r, 48) : 9 + (int)rndn(&r, 16);
+            if (v6)
+                nets[i] = mk6(b, len);
+            else
+                nets[i] = mk4((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+                                  (uint32_t)b[2] << 8 | b[3],
+                              len);
+            lists[i] = (uint8_t)rndn(&r, 2);
+        }
+        rp_alloc a;
+        rp_alloc_init(&a, NULL, NULL);
+        rp_netset *s = build(&a, nets, lists, n);
+        for (int q = 0; q < 20000; q++) {
+            relaypol_addr ad = rnd_addr(&r, nets, n, v6);
+            int32_t got[2], want[2];
+            rp_netset_lookup(s, &ad, got);
+            ref_lookup(nets, lists, n, &ad, want);
+            ck_assert_msg(got[0] == want[0] && got[1] == want[1],
+                          "aligned it=%d: got %d/%d want %d/%d", it, got[0],
+                          got[1], want[0], want[1]);
+        }
+        rp_netset_free(&a, s);
+        ck_assert_uint_eq(a.in_use, 0);
+        free(nets);
+        free(lists);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------ allocation failure */
+
+typedef struct failing {
+    long countdown; /* fail when it reaches 0; negative: never */
+    size_t live;    /* bytes outstanding */
+    long allocs;
+} failing;
+
+static void *failing_alloc(void *ud, void *ptr, size_t old_size,
+                           size_t new_size)
+{
+    failing *f = ud;
+    if (new_size == 0) {
+        free(ptr);
+        f->live -= old_size;
+        return NULL;
+    }
+    f->allocs++;
+    if (f->countdown >= 0 && f->countdown-- == 0)
+        return NULL;
+    void *q = realloc(ptr, new_size);
+    if (q)
+        f->live += new_size - (ptr ? old_size : 0);
+    return q;
+}
+
+START_TEST(test_alloc_failure)
+{
+    rng r = {42 + (uint64_t)_i};
+    size_t n = _i == 0 ? 30 : 3000;
+    rp_net *nets = calloc(n, sizeof *nets);
+    uint8_t *lists = calloc(n, 1);
+    ck_assert(nets && lists);
+    for (size_t i = 0; i < n; i++) {
+        nets[i] = rnd_net(&r, rndn(&r, 2), nets, i, 2);
+        lists[i] = (uint8_t)rndn(&r, 2);
+        if (i % 17 == 5)
+            nets[i] = mk4mask((uint32_t)rnd(&r), 0xff00ff00u);
+    }
+    bool done = false;
+    for (long fail_at = 0; !done; fail_at++) {
+        ck_assert_int_lt(fail_at, 100000);
+        failing f = {fail_at, 0, 0};
+        rp_alloc a;
+        rp_alloc_init(&a, failing_alloc, &f);
+        rp_netset *s = NULL;
+        relaypol_status st = rp_netset_build(&a, nets, lists, n, &s);
+        if (st == RELAYPOL_OK) {
+            ck_assert_ptr_nonnull(s);
+            ck_assert_int_lt(f.allocs, fail_at + 1);
+            rp_netset_free(&a, s);
+            done = true;
+        } else {
+            ck_assert_int_eq(st, RELAYPOL_ERR_NOMEM);
+            ck_assert_ptr_null(s);
+        }
+        ck_assert_uint_eq(a.in_use, 0);
+        ck_assert_uint_eq(f.live, 0);
+    }
+    free(nets);
+    free(lists);
+}
+END_TEST
+
+static Suite *netset_suite(void)
+{
+    Suite *s = suite_create("netset");
+    TCase *tc = tcase_create("exact");
+    tcase_add_test(tc, test_exact_v4);
+    tcase_add_test(tc, test_exact_v6);
+    tcase_add_test(tc, test_empty);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("random");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_random_small, 0, 4);
+    tcase_add_loop_test(tc, test_random_large, 0, 4);
+    tcase_add_test(tc, test_random_aligned);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("oom");
+    tcase_set_timeout(tc, 300);
+    tcase_add_loop_test(tc, test_alloc_failure, 0, 2);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(netset_suite());
+}
