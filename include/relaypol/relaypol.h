@@ -210,8 +210,10 @@ typedef struct relaypol_addr {
 /* Parses a NUL-terminated IPv4 dotted quad or IPv6 address as strictly as
  * inet_pton(): no shorthand ("10.1"), no leading zeros or octal ("010.0.0.1"),
  * no hex, no signs, no surrounding space, no zone ("%eth0"), no prefix.
- * Also accepts an IPv6 address in brackets ("[::1]").  Returns
- * RELAYPOL_ERR_ADDRESS (out untouched) or RELAYPOL_OK.  Thread-safe. */
+ * Also accepts an IPv6 address in brackets ("[::1]").  An IPv4-mapped
+ * address stays IPv6 here; relaypol_decide() folds it.  Returns
+ * RELAYPOL_ERR_ADDRESS (out untouched), RELAYPOL_ERR_INVALID for a NULL
+ * argument, or RELAYPOL_OK.  Thread-safe. */
 RELAYPOL_API relaypol_status relaypol_addr_parse(const char *text,
                                                  relaypol_addr *out);
 
