@@ -145,7 +145,8 @@ typedef struct rp_domains rp_domains;
  * most 253, "*." only as the whole first label. false with *e on error. */
 bool rp_domain_pattern_check(const char *s, size_t n, rp_perr *e);
 
-/* Builds the matcher from n validated patterns.  NOMEM or OK. */
+/* Builds the matcher from n patterns that passed rp_domain_pattern_check
+ * (one that did not is skipped and matches nothing).  NOMEM or OK. */
 relaypol_status rp_domains_build(rp_alloc *a, const char *const *pats,
                                  const size_t *lens, size_t n,
                                  rp_domains **out);
@@ -173,7 +174,8 @@ typedef struct rp_rcpt {
 #define RP_RCPT_INTERNAL 1 /* Postfix internal form (RELAYPOL_REQ_RCPT_INTERNAL) */
 
 /* Parses s[0..n) without allocating.  Returns RELAYPOL_RCPT_OK with *out
- * filled in, or the reason it is malformed. */
+ * filled in, or the reason it is malformed (and *out all zero, route bits
+ * included).  A literal's address is stored as written, not folded. */
 relaypol_rcpt_error rp_rcpt_parse(const char *s, size_t n, int mode,
                                   rp_rcpt *out);
 
