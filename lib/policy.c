@@ -409,7 +409,7 @@ static relaypol_status add_user_token(parser *ps, const char *s, size_t n)
     if (is_group && n == 1)
         return fail(ps, RELAYPOL_ERR_POLICY, ps->line, col_of(ps, s),
                     "'@' must be followed by a group name");
-    if (n > RP_MAX_USER + 1)
+    if (n - (is_group ? 1 : 0) > RP_MAX_USER)
         return fail(ps, RELAYPOL_ERR_LIMIT, ps->line, col_of(ps, s),
                     "user name longer than %u bytes", RP_MAX_USER);
     if (!rp_grow(&p->alloc, (void **)&p->tokens, &p->cap_tokens,
