@@ -792,15 +792,20 @@ static void json_family(FILE *o, int fam, const iset *s, const side *sd,
     }
     fputs("},\"blocks\":", o);
     json_blocks(o, fam, s, sd);
-    if (with_except) {
-        iset ex = {0};
+    iset ex = {0};
+    if (with_except)
         iset_sub(&universe[fam], s, &ex);
+    block *b1 = NULL, *b2 = NULL;
+    /* "except" only where it is the shorter description (RelayFlags 1). */
+    if (with_except && iset_blocks(&ex, fam, &b2) < iset_blocks(s, fam, &b1)) {
         side dn = {NULL, NULL, NULL, sd->grant, "deny", "deny_lines"};
         fputs(",\"except\":{\"blocks\":", o);
         json_blocks(o, fam, &ex, &dn);
         putc('}', o);
-        iset_free(&ex);
     }
+    free(b1);
+    free(b2);
+    iset_free(&ex);
     putc('}', o);
     iset_free(&pub);
 }
@@ -998,10 +1003,11 @@ static void text_family(FILE *o, int fam, const iset *s, const side *sd,
     free(b2);
     char ind[32];
     if (n2 < n1) {
-        fprintf(o, "%severything except%s%s\n", indent,
-                fam == FAM_V6 ? " ::ffff:0:0/96 (IPv4-mapped, decided as "
-                                "IPv4)" : "",
-                ex.n ? (fam == FAM_V6 ? " and:" : ":") : "");
+        if (fam == FAM_V6)
+            fprintf(o, "%severything except ::ffff:0:0/96 (IPv4-mapped, "
+                       "decided as IPv4)%s\n", indent, ex.n ? " and:" : "");
+        else
+            fprintf(o, "%severything%s\n", indent, ex.n ? " except:" : "");
         snprintf(ind, sizeof ind, "%s  ", indent);
         text_blocks(o, fam, &ex, except, ind);
     } else {
