@@ -127,7 +127,8 @@ static void finish(relaypol_decision *out, relaypol_verdict v,
 /* The seed's rules for a recipient that is not local. */
 static void decide_relay(const relaypol_policy *p, const relaypol_request *req,
                          const relaypol_addr *client,
-                         const relaypol_addr *local, relaypol_decision *out)
+                         const relaypol_addr *local, bool untrusted_route,
+                         relaypol_decision *out)
 {
     uint32_t flags = p->relay_flags;
     int32_t hit[2] = {-1, -1};
@@ -192,8 +193,8 @@ static void decide_relay(const relaypol_policy *p, const relaypol_request *req,
         reply = REPLY_NO_TLS;
     else if (out->auth == RELAYPOL_AUTH_NOT_LISTED)
         reply = REPLY_NOT_LISTED;
-    else if (out->route & ~(uint32_t)RELAYPOL_ROUTE_LITERAL)
-        reply = REPLY_ROUTED;
+    else if (untrusted_route)
+        reply = REPLY_ROUTED; /* the routing, not the domain, decided */
     else if (out->route & RELAYPOL_ROUTE_LITERAL)
         reply = REPLY_LITERAL;
     finish(out, RELAYPOL_DENY, RELAYPOL_STEP_NO_RULE, reply);
@@ -303,7 +304,7 @@ relaypol_status relaypol_decide(const relaypol_policy *p,
             }
         }
     }
-    decide_relay(p, req, &client, &local, out);
+    decide_relay(p, req, &client, &local, !trusted_route, out);
     return RELAYPOL_OK;
 }
 
