@@ -32,6 +32,12 @@
 
 #include <relaypol/relaypol.h>
 
+/* Build with -DRELAYPOL_PY_RELEASE_GIL=1 to release the GIL around each
+ * decision (measured slower; see the top of this file). */
+#ifndef RELAYPOL_PY_RELEASE_GIL
+#define RELAYPOL_PY_RELEASE_GIL 0
+#endif
+
 /* Exported by PyMODINIT_FUNC; declared for -Wmissing-prototypes. */
 PyMODINIT_FUNC PyInit__relaypol(void);
 
@@ -557,7 +563,15 @@ static PyObject *Policy_decide(PolicyObject *self, PyObject *const *args,
     if (!d)
         return NULL;
     relaypol_decision_init(&d->d);
-    relaypol_status st = relaypol_decide(self->p, &req, &d->d);
+    relaypol_status st;
+#if RELAYPOL_PY_RELEASE_GIL
+    /* Off by default: kept only to repeat the measurement (README.md). */
+    Py_BEGIN_ALLOW_THREADS
+    st = relaypol_decide(self->p, &req, &d->d);
+    Py_END_ALLOW_THREADS
+#else
+    st = relaypol_decide(self->p, &req, &d->d);
+#endif
     d->policy = (PolicyObject *)Py_NewRef(self);
     d->recipient = Py_NewRef(a[A_RECIPIENT]);
     d->user = Py_XNewRef(user);

@@ -16,7 +16,15 @@ new one and rebind the name that the threads read.
 import enum
 import typing
 
-from . import _relaypol
+try:
+    from . import _relaypol
+except ImportError as e:  # pragma: no cover - a setup error
+    raise ImportError(
+        "relaypol's compiled part _relaypol is missing next to %s: this is "
+        "probably the source tree (bindings/python); import the package "
+        "from a build directory instead (PYTHONPATH=<builddir>/bindings/python)"
+        % __file__
+    ) from e
 
 __all__ = [
     "Auth",
