@@ -11,7 +11,7 @@ a test that dies cannot leave it behind.  Python standard library only.
 
 RCPT TO replies: 250 when the argument (as sent, with its angle brackets)
 matches --accept, 450 when it matches --defer, 550 otherwise.  Counters
-(--close-at, --drop-at, --hang-at) count RCPT commands over the server's
+(--close-at, --close-from, --drop-at, --hang-at) count RCPT commands over the server's
 whole life, from 1.
 
 SPDX-License-Identifier: BSD-2-Clause
@@ -103,7 +103,7 @@ class Handler(socketserver.StreamRequestHandler):
                 if n == opts.hang_at:
                     time.sleep(opts.lifetime)
                     return
-                if n == opts.close_at:
+                if n == opts.close_at or 0 < opts.close_from <= n:
                     self.send(421, "4.7.0 fake.relaypol.test closing")
                     return
                 if re.search(opts.accept, arg):
@@ -152,6 +152,8 @@ def main():
     ap.add_argument("--greeting", help="e.g. '554 go away': then close")
     ap.add_argument("--no-ehlo", action="store_true")
     ap.add_argument("--close-at", type=int, default=0)
+    ap.add_argument("--close-from", type=int, default=0,
+                    help="421 to every RCPT from the Nth on")
     ap.add_argument("--drop-at", type=int, default=0)
     ap.add_argument("--drop-always", action="store_true")
     ap.add_argument("--hang-at", type=int, default=0)

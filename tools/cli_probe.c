@@ -223,6 +223,7 @@ typedef struct probe {
     char greeting[REPLY_MAX];
     bool ehlo;
     unsigned reconnects;
+    unsigned sessions_421; /* sessions ended by 421 and reopened */
     bool tty;
 } probe;
 
@@ -829,6 +830,10 @@ static void print_table(const probe *p, const case_result *res,
         fputs("note: deferred (4xx) cases were not decided, e.g. by "
               "greylisting: run the probe again later.\n",
               o);
+    if (p->sessions_421)
+        fprintf(o, "note: the server ended %u session%s with 421; the "
+                   "probe reconnected and went on.\n",
+                p->sessions_421, p->sessions_421 == 1 ? "" : "s");
     if (s->stopped_421)
         fputs("note: the server ended the session with 421.\n", o);
     if (s->accepted)
@@ -891,11 +896,12 @@ static void print_json(const probe *p, const case_result *res,
     fprintf(o,
             "],\n\"summary\":{\"cases\":%zu,\"accepted\":%u,\"refused\":%u,"
             "\"deferred\":%u,\"errors\":%u,\"not_run\":%u,"
-            "\"reconnects\":%u,\"stopped_by_421\":%s,"
+            "\"reconnects\":%u,\"sessions_ended_by_421\":%u,"
+            "\"stopped_by_421\":%s,"
             "\"local_refused\":%s,\"complete\":%s,\"open_relay\":%s,"
             "\"result\":",
             N_CASES, s->accepted, s->refused, s->deferred, s->errors,
-            s->not_run, p->reconnects, s->stopped_421 ? "true" : "false",
+            s->not_run, p->reconnects, p->sessions_421, s->stopped_421 ? "true" : "false",
             s->local_refused ? "true" : "false",
             complete(s) ? "true" : "false", s->accepted ? "true" : "false");
     cli_json_cstr(o, s->accepted     ? "OPEN RELAY"
@@ -1185,6 +1191,7 @@ int cli_probe_main(int argc, char **argv)
     bool retried = false; /* the current case already cost a reconnect */
     bool stop = false;
     bool stopped_421 = false;
+    unsigned done_in_session = 0;
     for (size_t i = 0; i < N_CASES && !stop; i++) {
         case_result *r = &res[i];
         if (p.fd < 0) {
@@ -1195,6 +1202,7 @@ int cli_probe_main(int argc, char **argv)
                 break;
             }
             p.reconnects++;
+            done_in_session = 0;
             ss = open_session(&p);
             if (ss != SESSION_OK) {
                 stopped_421 = ss == SESSION_421;
@@ -1214,9 +1222,24 @@ int cli_probe_main(int argc, char **argv)
             close_session(&p);
             break;
         case CASE_421:
+            close_session(&p);
+            /* 421 ends a session, not always the conversation: Postfix
+             * says "421 4.7.0 Error: too many errors" after
+             * smtpd_hard_error_limit (20) refusals, which a relay probe
+             * always reaches.  So a session that got some cases done is
+             * followed by a fresh one that retries this case; a 421
+             * before any progress means "go away": stop and report. */
+            if (done_in_session > 0 && p.reconnects < MAX_RECONNECTS) {
+                p.sessions_421++;
+                *r = (case_result){.v = V_NOT_RUN};
+                expand(&p, battery[i].from, r->from, sizeof r->from);
+                expand(&p, battery[i].rcpt, r->rcpt, sizeof r->rcpt);
+                done_in_session = 0;
+                i--;
+                continue;
+            }
             stopped_421 = true;
             stop = true;
-            close_session(&p);
             break;
         case CASE_DROPPED:
             close_session(&p);
@@ -1231,6 +1254,8 @@ int cli_probe_main(int argc, char **argv)
             r->v = V_ERROR;
             break;
         }
+        if (cs == CASE_DONE || cs == CASE_DONE_RESET)
+            done_in_session++;
         progress(&p, i, r);
     }
     progress_done(&p);
