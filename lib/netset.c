@@ -45,18 +45,31 @@
  * cheaper than one L2 miss into a 256 KiB index). */
 #define FLAT_MAX 256u
 
+/* Up to this many IPv4 boundaries the flat array is padded to this size
+ * and searched by counting. */
+#define TINY 32u
+
 #define DIR_BITS 16u
 #define DIR_SIZE (1u << DIR_BITS)
 
-/* Direct index entry: a leaf holds the interned value; otherwise the low
- * bits are the offset of a bucket and one bit tells the key width. */
+/* Direct index entry: a leaf holds the interned value; otherwise it holds
+ * the offset of a bucket, its key width and the number of search steps.
+ * The steps are here, in the L2-resident index, and not in the bucket,
+ * because a loop whose trip count waits for a cache miss mispredicts its
+ * exit only after the miss returns, and that flush serialises otherwise
+ * independent lookups (it made throughput at 1M prefixes 7x worse). */
 #define DIR_LEAF 0x80000000u
 #define DIR_WIDE 0x40000000u /* IPv4: 16-bit keys; IPv6: 128-bit keys */
-#define DIR_OFF 0x3fffffffu
+#define DIR_STEPS_SHIFT 25u
+#define DIR_STEPS_MASK 0x1fu
+#define DIR_OFF 0x01ffffffu
 
-/* Bucket offsets are in units of this many bytes so that keys stay
- * naturally aligned. */
-#define V4_UNIT 2u
+/* Bucket offsets are in units of 8 bytes (keys stay aligned; 25 bits of
+ * offset then address 256 MiB of buckets). */
+#define V4_UNIT 8u
+
+/* A /24-aligned IPv4 bucket: 4 x 64-bit map words, 4 count bytes. */
+#define NARROW_HDR 36u
 #define V6_UNIT 8u
 
 /* ------------------------------------------------------------- helpers */
@@ -96,6 +109,16 @@ static inline uint32_t load_le32(const uint8_t *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
            ((uint32_t)p[3] << 24);
+}
+
+/* Written out because the baseline x86-64 target has no popcnt and GCC
+ * would call libgcc instead; with -mpopcnt this becomes one instruction. */
+static inline uint32_t popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (uint32_t)((x * 0x0101010101010101ull) >> 56);
 }
 
 static inline unsigned popcount32(uint32_t x)
@@ -146,18 +169,22 @@ struct rp_netset {
 
 /* Interned values: 0 = nothing; 1 + 2*idx + tag = one list only (the common
  * case needs no table); mixbase + t = both lists, tuples[2t..2t+1]. */
+/* Without branches: whether an address is in a list is as random as the
+ * addresses, and a mispredicted branch on a value that came from memory
+ * costs a whole miss.  The tuple table always has an entry 0 to read. */
 static inline void decode(const rp_netset *s, uint32_t v, int32_t out[2])
 {
-    out[0] = -1;
-    out[1] = -1;
-    if (v - 1u < s->mixbase - 1u) {
-        uint32_t i = v - 1u;
-        out[i & 1u] = (int32_t)(i >> 1);
-    } else if (v >= s->mixbase) {
-        const int32_t *t = s->tuples + 2u * (v - s->mixbase);
-        out[0] = t[0];
-        out[1] = t[1];
-    }
+    /* Masks rather than conditionals: GCC turns the latter into branches. */
+    uint32_t i = v - 1u;
+    uint32_t single = 0u - (uint32_t)(i < s->mixbase - 1u);
+    uint32_t mixed = 0u - (uint32_t)(v >= s->mixbase);
+    uint32_t tag1 = 0u - (i & 1u);
+    uint32_t idx = i >> 1;
+    uint32_t o0 = idx | ~(single & ~tag1);
+    uint32_t o1 = idx | ~(single & tag1);
+    const int32_t *t = s->tuples + 2u * ((v - s->mixbase) & mixed);
+    out[0] = (int32_t)(((uint32_t)t[0] & mixed) | (o0 & ~mixed));
+    out[1] = (int32_t)(((uint32_t)t[1] & mixed) | (o1 & ~mixed));
 }
 
 /* ------------------------------------------------------------ searching */
@@ -175,24 +202,52 @@ static inline void decode(const rp_netset *s, uint32_t v, int32_t out[2])
         }                                                                      \
         return (uint32_t)(b - keys) + (*b <= x);                               \
     }
-DEFINE_UPPER(upper8, uint8_t)
-DEFINE_UPPER(upper16, uint16_t)
 DEFINE_UPPER(upper32, uint32_t)
-
-static inline uint32_t upper64(const uint64_t *keys, uint32_t k, uint64_t x)
-{
-    const uint64_t *b = keys;
-    while (k > 1) {
-        uint32_t h = k >> 1;
-        b = (b[h] <= x) ? b + h : b;
-        k -= h;
-    }
-    return (uint32_t)(b - keys) + (*b <= x);
-}
 
 static inline bool k128_le(const uint64_t *key, uint64_t hi, uint64_t lo)
 {
-    return key[0] < hi || (key[0] == hi && key[1] <= lo);
+    return (key[0] < hi) | ((key[0] == hi) & (key[1] <= lo));
+}
+
+/* The number of keys <= x among k sorted keys, in exactly `steps` steps
+ * (2^steps > k): binary lifting with every decision a conditional move, so
+ * no branch waits for the bucket to arrive from memory. */
+#define DEFINE_LIFT(name, T, XT, LE)                                           \
+    static inline uint32_t name(const T *keys, uint32_t k, uint32_t steps,     \
+                                XT x)                                          \
+    {                                                                          \
+        uint32_t pos = 0;                                                      \
+        for (uint32_t st = (1u << steps) >> 1; st; st >>= 1) {                 \
+            uint32_t np = pos + st;                                            \
+            uint32_t i = np - 1 < k - 1 ? np - 1 : k - 1;                      \
+            pos = LE(keys, i, x) ? np : pos;                                   \
+        }                                                                      \
+        /* Past the end it compared the last key: clamp. */                    \
+        return pos < k ? pos : k;                                              \
+    }
+#define LE_PLAIN(keys, i, x) ((keys)[i] <= (x))
+DEFINE_LIFT(lift8, uint8_t, uint32_t, LE_PLAIN)
+DEFINE_LIFT(lift16, uint16_t, uint32_t, LE_PLAIN)
+DEFINE_LIFT(lift64, uint64_t, uint64_t, LE_PLAIN)
+
+static inline uint32_t lift128(const uint64_t *keys, uint32_t k,
+                               uint32_t steps, uint64_t hi, uint64_t lo)
+{
+    uint32_t pos = 0;
+    for (uint32_t st = (1u << steps) >> 1; st; st >>= 1) {
+        uint32_t np = pos + st;
+        uint32_t i = np - 1 < k - 1 ? np - 1 : k - 1;
+        pos = k128_le(keys + 2u * i, hi, lo) ? np : pos;
+    }
+    return pos < k ? pos : k;
+}
+
+static uint32_t steps_for(uint32_t k)
+{
+    uint32_t s = 0;
+    while ((1u << s) <= k)
+        s++;
+    return s;
 }
 
 static inline uint32_t upper128(const uint64_t *keys, uint32_t k, uint64_t hi,
@@ -210,25 +265,45 @@ static inline uint32_t upper128(const uint64_t *keys, uint32_t k, uint64_t hi,
 static uint32_t lookup4(const fam *f, uint32_t x)
 {
     if (!f->dir) {
-        if (f->flat_k == 0)
-            return f->flat_vals[0];
-        return f->flat_vals[upper32(f->flat_keys, f->flat_k, x)];
+        const uint32_t *keys = f->flat_keys;
+        if (f->flat_k <= TINY) {
+            /* Counting all (padded) keys has no dependent loads, so it
+             * beats a binary search on latency for a short list. */
+            uint32_t c = 0;
+            for (uint32_t i = 0; i < TINY; i++)
+                c += keys[i] <= x;
+            return f->flat_vals[c < f->flat_k ? c : f->flat_k];
+        }
+        return f->flat_vals[upper32(keys, f->flat_k, x)];
     }
     uint32_t d = f->dir[x >> 16];
     if (d & DIR_LEAF)
         return d & ~DIR_LEAF;
     const uint8_t *b = f->blob + (size_t)(d & DIR_OFF) * V4_UNIT;
-    uint32_t k;
+    /* A bucket spans up to three cache lines and the search needs its
+     * keys and then one value: ask for all of them at once so that a cold
+     * lookup waits for memory once, not once per line. */
+    __builtin_prefetch(b + 64);
+    __builtin_prefetch(b + 128);
     const uint8_t *vals;
     uint32_t pos;
-    const uint16_t *hdr = (const uint16_t *)(const void *)b;
-    k = hdr[0];
     if (d & DIR_WIDE) {
-        pos = upper16(hdr + 1, k, x & 0xffffu);
+        uint32_t steps = (d >> DIR_STEPS_SHIFT) & DIR_STEPS_MASK;
+        const uint16_t *hdr = (const uint16_t *)(const void *)b;
+        uint32_t k = hdr[0];
+        pos = lift16(hdr + 1, k, steps, x & 0xffffu);
         vals = b + 2u + 2u * k;
     } else {
-        pos = upper8(b + 2, k, (x >> 8) & 0xffu);
-        vals = b + 2u + k;
+        /* Boundaries on /24 edges: a 256-bit map of them plus the count
+         * before each 64-bit word; the rank of the address's bit is the
+         * value's index.  About 15 instructions and no loop, so that many
+         * independent lookups fit in the CPU's window at once and their
+         * cache misses overlap. */
+        const uint64_t *bm = (const uint64_t *)(const void *)b;
+        uint32_t j = (x >> 8) & 0xffu;
+        uint64_t word = bm[j >> 6] & ((2ull << (j & 63u)) - 1u);
+        pos = b[32u + (j >> 6)] + popcount64(word);
+        vals = b + NARROW_HDR;
     }
     return load_le32(vals + (size_t)pos * f->vwidth) & f->vmask;
 }
@@ -244,15 +319,18 @@ static uint32_t lookup6(const fam *f, uint64_t hi, uint64_t lo)
     if (d & DIR_LEAF)
         return d & ~DIR_LEAF;
     const uint64_t *b = f->blob64 + (size_t)(d & DIR_OFF);
+    __builtin_prefetch(b + 8);
+    __builtin_prefetch(b + 16);
     uint32_t k = (uint32_t)b[0];
     const uint64_t *keys = b + 1;
     uint32_t pos;
     const uint32_t *vals;
+    uint32_t steps = (d >> DIR_STEPS_SHIFT) & DIR_STEPS_MASK;
     if (d & DIR_WIDE) {
-        pos = upper128(keys, k, hi, lo);
+        pos = lift128(keys, k, steps, hi, lo);
         vals = (const uint32_t *)(const void *)(keys + 2u * k);
     } else {
-        pos = upper64(keys, k, hi);
+        pos = lift64(keys, k, steps, hi);
         vals = (const uint32_t *)(const void *)(keys + k);
     }
     return vals[pos];
@@ -341,6 +419,52 @@ static int pfx_cmp(const void *pa, const void *pb)
     if (a->len != b->len)
         return a->len < b->len ? -1 : 1;
     return a->idx < b->idx ? -1 : (a->idx > b->idx);
+}
+
+/* IPv4 prefixes sort as one 64-bit word, tag:1 start:32 len:6 idx:25, so
+ * a stable LSD radix sort over the top 39 bits (the words arrive in index
+ * order) replaces a comparison sort that dominated the build: 1M entries
+ * in a few milliseconds instead of a quarter of a second. */
+#define KEY4_IDX_BITS 25u
+#define RADIX_BITS 13u
+
+static bool radix_sort64(rp_alloc *a, uint64_t *k, size_t n, unsigned from,
+                         unsigned to)
+{
+    if (n < 2)
+        return true;
+    uint64_t *tmp = rp_malloc(a, n * sizeof *tmp);
+    size_t *cnt = rp_malloc(a, ((size_t)1 << RADIX_BITS) * sizeof *cnt);
+    if (!tmp || !cnt) {
+        rp_free(a, tmp, n * sizeof *tmp);
+        rp_free(a, cnt, ((size_t)1 << RADIX_BITS) * sizeof *cnt);
+        return false;
+    }
+    uint64_t *src = k, *dst = tmp;
+    for (unsigned sh = from; sh < to; sh += RADIX_BITS) {
+        unsigned w = to - sh < RADIX_BITS ? to - sh : RADIX_BITS;
+        size_t nb = (size_t)1 << w;
+        uint64_t m = nb - 1;
+        memset(cnt, 0, nb * sizeof *cnt);
+        for (size_t i = 0; i < n; i++)
+            cnt[(src[i] >> sh) & m]++;
+        size_t sum = 0;
+        for (size_t b = 0; b < nb; b++) {
+            size_t c = cnt[b];
+            cnt[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cnt[(src[i] >> sh) & m]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != k)
+        memcpy(k, src, n * sizeof *k);
+    rp_free(a, tmp, n * sizeof *tmp);
+    rp_free(a, cnt, ((size_t)1 << RADIX_BITS) * sizeof *cnt);
+    return true;
 }
 
 static void emit(chg *c, size_t *n, k128 pos, int32_t val)
@@ -432,6 +556,7 @@ static bool intern_pair(rp_alloc *a, interner *in, int32_t x, int32_t y,
 typedef struct fambuild {
     pfx *p;
     size_t np, pcap;
+    bool sorted;
     chg *c[2];
     size_t nc[2], ccap[2];
     ivl *iv;
@@ -450,7 +575,7 @@ static void fambuild_free(rp_alloc *a, fambuild *b)
 static bool fam_intervals(rp_alloc *a, fambuild *b, k128 top, uint32_t n,
                           interner *in)
 {
-    if (b->np > 1)
+    if (!b->sorted && b->np > 1)
         qsort(b->p, b->np, sizeof(pfx), pfx_cmp);
     size_t split = 0;
     while (split < b->np && b->p[split].tag == 0)
@@ -536,26 +661,39 @@ static size_t build_v4_dir(const ivl *iv, size_t niv, uint32_t *dir,
                 dir[bk] = DIR_LEAF | cur;
             continue;
         }
-        size_t sz = 2u + (size_t)k * (wide ? 2u : 1u) + (size_t)(k + 1) * vwidth;
+        size_t sz = (wide ? 2u + (size_t)k * 2u : NARROW_HDR) +
+                    (size_t)(k + 1) * vwidth;
         sz = (sz + V4_UNIT - 1) & ~(size_t)(V4_UNIT - 1);
         if (blob) {
             uint8_t *b = blob + off;
-            uint16_t *h = (uint16_t *)(void *)b;
-            h[0] = (uint16_t)k;
-            uint8_t *vals = b + 2u + (size_t)k * (wide ? 2u : 1u);
-            for (uint32_t q = 0; q < k; q++) {
-                uint32_t key = (uint32_t)iv[i + q].pos.lo & 0xffffu;
-                if (wide)
-                    h[1 + q] = (uint16_t)key;
-                else
-                    b[2 + q] = (uint8_t)(key >> 8);
+            uint8_t *vals;
+            if (wide) {
+                uint16_t *h = (uint16_t *)(void *)b;
+                h[0] = (uint16_t)k;
+                for (uint32_t q = 0; q < k; q++)
+                    h[1 + q] = (uint16_t)(iv[i + q].pos.lo & 0xffffu);
+                vals = b + 2u + (size_t)k * 2u;
+            } else {
+                uint64_t *bm = (uint64_t *)(void *)b;
+                bm[0] = bm[1] = bm[2] = bm[3] = 0;
+                for (uint32_t q = 0; q < k; q++) {
+                    uint32_t jj = (uint32_t)(iv[i + q].pos.lo >> 8) & 0xffu;
+                    bm[jj >> 6] |= 1ull << (jj & 63u);
+                }
+                uint32_t c = 0;
+                for (uint32_t w = 0; w < 4; w++) {
+                    b[32 + w] = (uint8_t)c;
+                    c += popcount64(bm[w]);
+                }
+                vals = b + NARROW_HDR;
             }
             for (uint32_t q = 0; q <= k; q++) {
                 uint32_t v = q ? iv[i + q - 1].v : cur;
                 for (uint32_t by = 0; by < vwidth; by++)
                     vals[(size_t)q * vwidth + by] = (uint8_t)(v >> (8 * by));
             }
-            dir[bk] = (uint32_t)(off / V4_UNIT) | (wide ? DIR_WIDE : 0);
+            dir[bk] = (uint32_t)(off / V4_UNIT) | (wide ? DIR_WIDE : 0) |
+                      steps_for(k) << DIR_STEPS_SHIFT;
         }
         off += sz;
         cur = iv[j - 1].v;
@@ -603,7 +741,8 @@ static size_t build_v6_dir(const ivl *iv, size_t niv, uint32_t *dir,
             vals[0] = cur;
             for (uint32_t q = 0; q < k; q++)
                 vals[q + 1] = iv[i + q].v;
-            dir[bk] = (uint32_t)off | (wide ? DIR_WIDE : 0);
+            dir[bk] = (uint32_t)off | (wide ? DIR_WIDE : 0) |
+                      steps_for(k) << DIR_STEPS_SHIFT;
         }
         off += words;
         cur = iv[j - 1].v;
@@ -626,7 +765,8 @@ static void plan_family(const fambuild *b, bool v6, uint32_t vwidth,
     memset(l, 0, sizeof *l);
     if (k <= FLAT_MAX) {
         l->flat = true;
-        l->keys_bytes = k * (v6 ? sizeof(k128) : sizeof(uint32_t));
+        l->keys_bytes = v6 ? k * sizeof(k128)
+                           : (k < TINY ? TINY : k) * sizeof(uint32_t);
         l->vals_bytes = (k + 1) * sizeof(uint32_t);
     } else if (v6) {
         l->blob_bytes = build_v6_dir(b->iv, b->niv, NULL, NULL) * V6_UNIT;
@@ -663,6 +803,8 @@ static void fill_family(fam *f, const fambuild *b, bool v6, const famlayout *l,
             uint32_t *keys = (uint32_t *)(void *)p;
             for (uint32_t q = 0; q < k; q++)
                 keys[q] = (uint32_t)b->iv[q + 1].pos.lo;
+            for (uint32_t q = k; q < TINY; q++)
+                keys[q] = UINT32_MAX; /* counted, then clamped to k */
         }
         for (uint32_t q = 0; q <= k; q++)
             vals[q] = b->iv[q].v;
@@ -706,6 +848,25 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
     nc_entry *nc = NULL;
     size_t nnc = 0, nccap = 0;
 
+    /* Count first so that the prefix arrays are allocated once. */
+    size_t want[2] = {0, 0};
+    for (size_t i = 0; i < n; i++) {
+        if (nets[i].flags & RP_NET_HOSTBITS)
+            continue;
+        if (nets[i].family == RELAYPOL_AF_INET)
+            want[0]++;
+        else if (nets[i].family == RELAYPOL_AF_INET6)
+            want[1]++;
+    }
+    for (int f = 0; f < 2; f++) {
+        if (want[f] == 0)
+            continue;
+        fb[f].p = rp_malloc(a, want[f] * sizeof(pfx));
+        if (!fb[f].p)
+            goto out;
+        fb[f].pcap = want[f];
+    }
+
     /* Sort the entries into prefixes per family and non-contiguous masks. */
     for (size_t i = 0; i < n; i++) {
         const rp_net *e = &nets[i];
@@ -737,8 +898,6 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
             continue;
         }
         fambuild *b = &fb[v6];
-        if (!rp_grow(a, (void **)&b->p, &b->pcap, b->np + 1, sizeof(pfx)))
-            goto out;
         pfx *p = &b->p[b->np++];
         if (plen > (int)alen * 8)
             plen = (int)alen * 8;
@@ -761,6 +920,35 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
         p->idx = (int32_t)i;
         p->len = (uint8_t)plen;
         p->tag = lists[i] ? 1 : 0;
+    }
+
+    if (fb[0].np > 1 && n <= ((size_t)1 << KEY4_IDX_BITS)) {
+        size_t np = fb[0].np;
+        uint64_t *keys = rp_malloc(a, np * sizeof *keys);
+        if (!keys)
+            goto out;
+        for (size_t i = 0; i < np; i++) {
+            const pfx *p = &fb[0].p[i];
+            keys[i] = (uint64_t)p->tag << 63 | p->start.lo << 31 |
+                      (uint64_t)p->len << KEY4_IDX_BITS | (uint64_t)p->idx;
+        }
+        if (!radix_sort64(a, keys, np, KEY4_IDX_BITS, 64)) {
+            rp_free(a, keys, np * sizeof *keys);
+            goto out;
+        }
+        for (size_t i = 0; i < np; i++) {
+            pfx *p = &fb[0].p[i];
+            uint64_t k = keys[i];
+            uint32_t start = (uint32_t)(k >> 31);
+            unsigned len = (unsigned)(k >> KEY4_IDX_BITS) & 63u;
+            p->start = (k128){0, start};
+            p->end = (k128){0, start | (uint32_t)(0xffffffffull >> len)};
+            p->len = (uint8_t)len;
+            p->idx = (int32_t)(k & (((uint64_t)1 << KEY4_IDX_BITS) - 1));
+            p->tag = (uint8_t)(k >> 63);
+        }
+        rp_free(a, keys, np * sizeof *keys);
+        fb[0].sorted = true;
     }
 
     /* The pair table is bounded by the intervals, at most 2 per prefix. */
@@ -797,7 +985,7 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
     for (size_t q = 0; q < nnc; q++)
         n4 += nets[nc[q].idx].family == RELAYPOL_AF_INET;
     size_t total = align64(sizeof(rp_netset)) +
-                   align64(in.ntup * 2 * sizeof(int32_t)) +
+                   align64((in.ntup + 1) * 2 * sizeof(int32_t)) +
                    align64(nnc ? n : 0) + align64(nnc * sizeof(nc_entry)) +
                    layout_size(&l4) + layout_size(&l6);
     uint8_t *mem = rp_malloc(a, total);
@@ -811,10 +999,11 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
     s->mixbase = mixbase;
 
     int32_t *tup = (int32_t *)(void *)cur;
+    tup[0] = tup[1] = -1;
     if (in.ntup)
         memcpy(tup, in.tuples, in.ntup * 2 * sizeof(int32_t));
     s->tuples = tup;
-    cur += align64(in.ntup * 2 * sizeof(int32_t));
+    cur += align64((in.ntup + 1) * 2 * sizeof(int32_t));
 
     if (nnc) {
         uint8_t *spec = cur;
