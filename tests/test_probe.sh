@@ -598,6 +598,7 @@ EOF
     expect_rc "postfix alone" 0
     expect_last "postfix alone" "no open relay found"
     expect_verdict "postfix alone" local accepted
+    expect_grep "postfix alone: past smtpd_hard_error_limit's 421" out '^note: the server ended [0-9]+ sessions? with 421; the probe reconnected'
     expect_grep "postfix alone: Postfix's words" out '^plain +.* 554 5\.7\.1 <relaytest@example\.net>: Relay access denied +refused$'
     probe "127.0.0.3:$sport" --local-domain relaypol.test --timeout 20
     expect_rc "postfix alone, inside listener" 1
