@@ -6,6 +6,11 @@
  * whatever the server answers: a 2xx to RCPT TO is reported as ACCEPTED,
  * which is what every public relay tester took for "open".
  *
+ * Sessions: every step has a timeout; a dropped or timed-out connection
+ * is reopened and the case redone once; a 421 after some progress opens a
+ * fresh session too (Postfix sends one after 20 refusals), a 421 before
+ * any stops the run.  At most MAX_RECONNECTS sessions are reopened.
+ *
  * STARTTLS and AUTH are left out: they need a TLS library in the CLI and
  * credentials on the command line, and what an authenticated account may
  * do is better asked of the policy (`relaypol check --auth USER`).
