@@ -500,6 +500,7 @@ typedef struct conn {
     size_t out_off, out_len;
     double last_io;     /* last byte moved either way */
     double req_start;   /* first byte of the current request */
+    bool more;          /* complete requests wait for room in out[] */
     bool dead;
 } conn;
 
@@ -717,9 +718,14 @@ static void handle_request(conn *c, char *req, size_t len)
  * Postfix treats a dropped policy connection as a temporary failure. */
 static void process_input(conn *c, double now)
 {
+    c->more = false;
     while (!c->dead) {
-        if (sizeof c->out - c->out_len < MAX_REPLY)
-            return; /* the client is not reading its replies: wait */
+        if (sizeof c->out - c->out_len < MAX_REPLY) {
+            /* Answer the rest once out[] drains.  Only a writable socket
+             * wakes us then: the bytes may all be read already. */
+            c->more = true;
+            return;
+        }
         char *from = c->in + c->line_start;
         char *nl = memchr(from, '\n', c->len - c->line_start);
         if (!nl) {
@@ -783,6 +789,10 @@ static void flush_output(conn *c, double now)
 
 static void read_input(conn *c, double now)
 {
+    if (c->more) { /* answer what we have before reading more */
+        process_input(c, now);
+        return;
+    }
     /* Bytes already answered are dropped before reading more, so the
      * buffer never holds more than one request plus one read. */
     if (c->head > 0) {
@@ -954,8 +964,10 @@ static int serve(void)
         for (size_t i = 0; i < nconns; i++) {
             conn *c = conns[i];
             pfd[n].fd = c->fd;
-            /* Stop reading from a client that leaves its replies unread. */
-            pfd[n].events = c->out_len > c->out_off ? POLLOUT : POLLIN;
+            /* Stop reading from a client that leaves its replies unread;
+             * with requests still to answer, wait for room to answer. */
+            pfd[n].events =
+                c->out_len > c->out_off || c->more ? POLLOUT : POLLIN;
             pfd[n++].revents = 0;
         }
         int ms = (int)((next - now) * 1000.0) + 1;
@@ -996,7 +1008,7 @@ static int serve(void)
                 continue;
             if (re & POLLOUT) {
                 flush_output(c, now);
-                if (c->out_len == 0) /* drained: answer what is waiting */
+                if (c->out_len == 0 && c->more) /* drained: go on */
                     process_input(c, now);
             }
             if (re & (POLLIN | POLLHUP | POLLERR))

@@ -330,6 +330,21 @@ def test_oversized_disconnects():
     assert "closing connection: request too large" in log, log
 
 
+def test_long_replies_pipelined():
+    """Requests already read are answered even when no more bytes arrive."""
+    text = "REJECT " + "x" * 500
+    with Server("--on-deny", text) as srv:
+        want = f"action={text}\n\n".encode()
+        short = (b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
+                 b"client_address=203.0.113.9\nrecipient=a@example.net\n\n")
+        for n in (9, 10, 20, 200):  # the first fit one read of a new connection
+            s = srv.connect()
+            s.settimeout(3)
+            s.sendall(short * n)
+            eq(recv_reply(s, n), want * n, f"{n} long replies")
+            s.close()
+
+
 def test_many_connections():
     """Hundreds of connections at once, each with several requests."""
     with Server() as srv:
