@@ -17,8 +17,8 @@
 #include "testutil.h"
 
 #define READERS 4
-#define READER_ROUNDS 400 /* acquires per reader */
-#define WRITER_ROUNDS 300 /* stores by the writer */
+#define READER_ROUNDS 1500 /* acquires per reader */
+#define WRITER_ROUNDS 1000 /* stores by the writer */
 #define NREQ 48
 
 /* Version A lets 10/8 relay and denies 10.9/16; version B the other way

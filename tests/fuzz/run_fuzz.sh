@@ -17,6 +17,7 @@ name=$(basename "$exe")
 # Any UBSan report fails the run (the harnesses are built recoverable).
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 # Leak detection is on (a leak is a bug here); -print_final_stats gives
-# the execution count for the report.
+# the execution count for the report.  libFuzzer's default exit status
+# for a finding is 77, which meson reads as "skipped": make it 1.
 "$exe" -artifact_prefix="$artifacts/$name-" -print_final_stats=1 \
-    -detect_leaks=1 "$@" "$scratch" "$corpus"
+    -detect_leaks=1 -error_exitcode=1 -timeout=25 "$@" "$scratch" "$corpus"
