@@ -6,6 +6,7 @@
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "internal.h"
@@ -231,12 +232,19 @@ static void decide_local(const relaypol_policy *p, const relaypol_request *req,
     finish(out, RELAYPOL_DENY, RELAYPOL_STEP_SUBMISSION, REPLY_SUBMISSION);
 }
 
+/* The smallest layouts ever published (0.1).  Fields appended later must
+ * be read only when the caller's size covers them; these minimums never
+ * grow, so programs built against an older header keep working. */
+#define REQUEST_MIN_SIZE (offsetof(relaypol_request, flags) + sizeof(uint32_t))
+#define DECISION_MIN_SIZE (offsetof(relaypol_decision, client) + \
+                           sizeof(relaypol_addr))
+
 relaypol_status relaypol_decide(const relaypol_policy *p,
                                 const relaypol_request *req,
                                 relaypol_decision *out)
 {
-    if (!p || !req || !out || req->size < sizeof(relaypol_request) ||
-        out->size < sizeof(relaypol_decision))
+    if (!p || !req || !out || req->size < REQUEST_MIN_SIZE ||
+        out->size < DECISION_MIN_SIZE)
         return RELAYPOL_ERR_INVALID;
     if ((req->client.family != RELAYPOL_AF_INET &&
          req->client.family != RELAYPOL_AF_INET6) ||
@@ -247,7 +255,7 @@ relaypol_status relaypol_decide(const relaypol_policy *p,
         return RELAYPOL_ERR_INVALID;
 
     size_t size = out->size;
-    memset(out, 0, sizeof *out);
+    memset(out, 0, size < sizeof *out ? size : sizeof *out);
     out->size = size;
     /* An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d;
      * decide it as a.b.c.d or it would escape every IPv4 list. */

@@ -85,8 +85,10 @@ typedef struct relaypol_error {
 } relaypol_error;
 
 /* Formats an error as "source:line:column: message" (the GNU convention
- * that editors understand) into buf, always NUL-terminated when len > 0.
- * Returns the length the full text needs, like snprintf.  Thread-safe. */
+ * that editors understand; "source:line: message", "source: message" or
+ * the message alone when line, column or source are unknown) into buf,
+ * always NUL-terminated when len > 0.  Returns the length the full text
+ * needs, like snprintf (0 for a NULL err).  Thread-safe. */
 RELAYPOL_API size_t relaypol_error_format(const relaypol_error *err, char *buf,
                                           size_t len);
 
@@ -130,6 +132,10 @@ typedef struct relaypol_policy relaypol_policy;
  * On success stores a new policy with one reference in *out and returns
  * RELAYPOL_OK.  On failure stores NULL in *out, fills *err (if err is not
  * NULL) and returns the status; everything allocated is freed.
+ * Errors: RELAYPOL_ERR_POLICY (the text is invalid), RELAYPOL_ERR_LIMIT
+ * (a limit below, or a user name over 256 bytes), RELAYPOL_ERR_NOMEM,
+ * RELAYPOL_ERR_INVALID (out NULL, text NULL with len > 0, opts->size too
+ * small).
  * Ownership: the caller owns *out; release it with relaypol_policy_free().
  * text is only read during the call.  Thread-safe (no shared state). */
 RELAYPOL_API relaypol_status relaypol_policy_load_string(
@@ -139,8 +145,9 @@ RELAYPOL_API relaypol_status relaypol_policy_load_string(
 
 /* As relaypol_policy_load_string(), reading the file at path (at most
  * RELAYPOL_MAX_FILE_SIZE bytes).  Errors: RELAYPOL_ERR_IO when the file
- * cannot be read, RELAYPOL_ERR_LIMIT when it is too large, and the load
- * errors above.  Not available when built with -Dfile_io=false. */
+ * cannot be read, RELAYPOL_ERR_LIMIT when it is too large,
+ * RELAYPOL_ERR_INVALID for a NULL path or out, and the load errors above.
+ * Built with -Dfile_io=false it always fails with RELAYPOL_ERR_IO. */
 RELAYPOL_API relaypol_status relaypol_policy_load_file(
     const char *path, const relaypol_load_options *opts,
     relaypol_policy **out, relaypol_error *err);
@@ -153,7 +160,8 @@ RELAYPOL_API relaypol_policy *relaypol_policy_ref(relaypol_policy *p);
  * Thread-safe with respect to other references. */
 RELAYPOL_API void relaypol_policy_free(relaypol_policy *p);
 
-/* Bytes of memory the policy holds (as requested from the allocator). */
+/* Bytes of memory the policy holds (as requested from the allocator);
+ * 0 for NULL. */
 RELAYPOL_API size_t relaypol_policy_memory(const relaypol_policy *p);
 
 /* Documented limits; beyond them loading fails with RELAYPOL_ERR_LIMIT. */
@@ -172,7 +180,8 @@ RELAYPOL_API size_t relaypol_policy_memory(const relaypol_policy *p);
 typedef struct relaypol_slot relaypol_slot;
 
 /* Creates a slot holding its own reference to initial (which may be
- * NULL).  alloc may be NULL (malloc).  Returns RELAYPOL_ERR_NOMEM or OK. */
+ * NULL).  alloc may be NULL (malloc).  Returns RELAYPOL_OK,
+ * RELAYPOL_ERR_NOMEM, or RELAYPOL_ERR_INVALID when out is NULL. */
 RELAYPOL_API relaypol_status relaypol_slot_new(relaypol_policy *initial,
                                                relaypol_alloc_fn alloc,
                                                void *alloc_ud,
@@ -247,8 +256,10 @@ RELAYPOL_API size_t relaypol_addr_format(const relaypol_addr *addr, char *buf,
 #define RELAYPOL_REQ_RCPT_INTERNAL 0x2u
 
 /* One RCPT TO event.  Initialise with relaypol_request_init(); the struct
- * is append-only and `size` tells the library which fields exist.  The
- * library only reads it, during relaypol_decide(). */
+ * is append-only and `size` tells the library which fields exist: a later
+ * library accepts the size of every earlier layout (the smallest is
+ * 0.1's) and reads only the fields that size covers.  The library only
+ * reads it, during relaypol_decide(). */
 typedef struct relaypol_request {
     size_t size;          /* sizeof(relaypol_request) */
     relaypol_addr client; /* the connecting client; required */
@@ -354,9 +365,13 @@ RELAYPOL_API void relaypol_decision_init(relaypol_decision *d);
 
 /* Decides one RCPT TO.  Never allocates, never locks, never writes to the
  * policy: thread-safe on a shared policy.  Returns RELAYPOL_OK with *out
- * filled in, or RELAYPOL_ERR_INVALID when an argument is NULL, a struct
- * size is too small, or the client address is missing.  A malformed
- * recipient is not an error: it is a DENY with RELAYPOL_STEP_BAD_RECIPIENT. */
+ * filled in, or RELAYPOL_ERR_INVALID (and *out untouched) when an
+ * argument is NULL, a struct size is smaller than the 0.1 layout, the
+ * client address is missing, the local address has an unknown family, or
+ * the recipient is NULL with a non-zero length.  A malformed recipient is
+ * not an error: it is a DENY with RELAYPOL_STEP_BAD_RECIPIENT.  `entry`
+ * names a list entry, a RelayUsers token or an accepted-domain pattern;
+ * user names longer than 1024 bytes never match RelayUsers. */
 RELAYPOL_API relaypol_status relaypol_decide(const relaypol_policy *policy,
                                              const relaypol_request *req,
                                              relaypol_decision *out);
@@ -364,8 +379,9 @@ RELAYPOL_API relaypol_status relaypol_decide(const relaypol_policy *policy,
 /* Writes a one-line explanation for logs — verdict, step, client address,
  * client name, authenticated account, recipient, and the entry and line
  * that decided — into buf, NUL-terminated when len > 0.  Control
- * characters from the request are escaped.  Returns the length the full
- * text needs, like snprintf.  Thread-safe. */
+ * characters from the request are escaped; the recipient is cut at 512
+ * bytes and names at 255.  Returns the length the full text needs, like
+ * snprintf (0, with an empty string, for NULL d or req).  Thread-safe. */
 RELAYPOL_API size_t relaypol_explain(const relaypol_decision *d,
                                      const relaypol_request *req, char *buf,
                                      size_t len);
@@ -380,7 +396,8 @@ RELAYPOL_API const char *relaypol_auth_name(relaypol_auth a);
 
 /* ------------------------------------------------------------ inspection */
 
-/* The RelayFlags value (0-15) of a policy. */
+/* The effective RelayFlags value (0-15) of a policy, after Role,
+ * RelayComputers and AuthenticatedRelay are applied; 0 for NULL. */
 RELAYPOL_API unsigned relaypol_policy_relay_flags(const relaypol_policy *p);
 
 typedef enum relaypol_severity {
@@ -405,8 +422,11 @@ typedef int (*relaypol_finding_fn)(void *ud, const relaypol_finding *f);
 /* Reports the warnings of a loaded policy in line order: entries whose net
  * has bits outside the mask (kept literally), non-contiguous masks,
  * IPv4-mapped entries, duplicates, entries shadowed by a wider one, lists
- * whose RelayFlags bit is off, and risky settings.  Returns RELAYPOL_OK,
- * or RELAYPOL_ERR_NOMEM.  Thread-safe. */
+ * whose RelayFlags bit is off, and risky settings.  Returns RELAYPOL_OK
+ * (also when the callback stopped early), RELAYPOL_ERR_NOMEM (then no
+ * finding was reported), or RELAYPOL_ERR_INVALID for NULL p or fn.
+ * Allocates temporarily through the policy's allocator: thread-safe when
+ * that allocator is. */
 RELAYPOL_API relaypol_status relaypol_policy_lint(const relaypol_policy *p,
                                                   relaypol_finding_fn fn,
                                                   void *ud);
