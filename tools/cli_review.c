@@ -7,9 +7,10 @@
  * The compiled policy is the source of truth, so this file reads it
  * through internal.h rather than re-parsing the text.  Each list becomes
  * a union of closed intervals over the 32-bit (IPv4) or 128-bit (IPv6)
- * address space; the decision's order (Exchange 5.5, KB Q193922: deny
- * list first, then allow list, local-IP list, authentication, and "only
- * bit 1" last) turns into set operations on them:
+ * address space (addrset.h); the decision's order (Exchange 5.5, KB
+ * Q193922: deny list first, then allow list, local-IP list,
+ * authentication, and "only bit 1" last) turns into set operations on
+ * them:
  *   bit 2:        allow - deny (deny only when bit 1 is set)
  *   flags == 1:   everything - deny
  *   bit 4:        any client except the deny list, reaching a listed
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addrset.h"
 #include "cli.h"
 #include "internal.h"
 
@@ -31,19 +33,10 @@
 #include <libcidr.h>
 #endif
 
-__extension__ typedef unsigned __int128 u128;
-
-#define U128_MAX (~(u128)0)
-#define FAM_V4 0
-#define FAM_V6 1
 #define LIST_CAP_TEXT 16   /* blocks listed per set in plain text */
 #define LIST_CAP_JSON 1024 /* blocks listed per set in JSON */
 #define MAX_LINES 4        /* policy lines named per block */
-/* A non-contiguous mask with more free bits than this above its lowest
- * set bit is described, not enumerated (2^16 intervals at most). */
-#define MAX_FREE_BITS 16
 
-static const int fam_bits[2] = {32, 128};
 static const char *const fam_name[2] = {"IPv4", "IPv6"};
 
 static void *xrealloc(void *p, size_t n)
@@ -56,297 +49,22 @@ static void *xrealloc(void *p, size_t n)
     return q;
 }
 
-/* ------------------------------------------------------ interval sets */
-
-typedef struct ivl {
-    u128 lo, hi; /* inclusive */
-} ivl;
-
-/* Sorted, disjoint and non-adjacent after iset_norm(). */
-typedef struct iset {
-    ivl *v;
-    size_t n, cap;
-} iset;
-
-static void iset_push(iset *s, u128 lo, u128 hi)
-{
-    if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 8;
-        s->v = xrealloc(s->v, s->cap * sizeof *s->v);
-    }
-    s->v[s->n].lo = lo;
-    s->v[s->n].hi = hi;
-    s->n++;
-}
-
-static void iset_free(iset *s)
-{
-    free(s->v);
-    memset(s, 0, sizeof *s);
-}
-
-static int ivl_cmp(const void *a, const void *b)
-{
-    const ivl *x = a, *y = b;
-    return x->lo < y->lo ? -1 : x->lo > y->lo;
-}
-
-static void iset_norm(iset *s)
-{
-    if (s->n < 2)
-        return;
-    qsort(s->v, s->n, sizeof *s->v, ivl_cmp);
-    size_t w = 0;
-    for (size_t r = 1; r < s->n; r++) {
-        ivl *c = &s->v[w];
-        if (c->hi == U128_MAX || s->v[r].lo <= c->hi + 1) {
-            if (s->v[r].hi > c->hi)
-                c->hi = s->v[r].hi;
-        } else {
-            s->v[++w] = s->v[r];
-        }
-    }
-    s->n = w + 1;
-}
-
-/* out = a - b (out must be neither). */
-static void iset_sub(const iset *a, const iset *b, iset *out)
-{
-    out->n = 0;
-    size_t j = 0;
-    for (size_t i = 0; i < a->n; i++) {
-        u128 lo = a->v[i].lo, hi = a->v[i].hi;
-        while (j < b->n && b->v[j].hi < lo)
-            j++;
-        bool alive = true;
-        for (size_t k = j; k < b->n && b->v[k].lo <= hi; k++) {
-            if (b->v[k].lo > lo)
-                iset_push(out, lo, b->v[k].lo - 1);
-            if (b->v[k].hi >= hi) {
-                alive = false;
-                break;
-            }
-            lo = b->v[k].hi + 1;
-        }
-        if (alive)
-            iset_push(out, lo, hi);
-    }
-}
-
-/* a -= b */
-static void iset_sub_inplace(iset *a, const iset *b)
-{
-    iset t = {0};
-    iset_sub(a, b, &t);
-    free(a->v);
-    *a = t;
-}
-
-static void iset_inter(const iset *a, const iset *b, iset *out)
-{
-    out->n = 0;
-    size_t i = 0, j = 0;
-    while (i < a->n && j < b->n) {
-        u128 lo = a->v[i].lo > b->v[j].lo ? a->v[i].lo : b->v[j].lo;
-        u128 hi = a->v[i].hi < b->v[j].hi ? a->v[i].hi : b->v[j].hi;
-        if (lo <= hi)
-            iset_push(out, lo, hi);
-        if (a->v[i].hi < b->v[j].hi)
-            i++;
-        else
-            j++;
-    }
-}
-
-static bool iset_hits(const iset *s, u128 lo, u128 hi)
-{
-    size_t a = 0, b = s->n;
-    while (a < b) { /* first interval whose hi >= lo */
-        size_t m = a + (b - a) / 2;
-        if (s->v[m].hi < lo)
-            a = m + 1;
-        else
-            b = m;
-    }
-    return a < s->n && s->v[a].lo <= hi;
-}
-
-/* ------------------------------------------------------------ counting */
-
-/* A count of addresses: up to 2^128, which needs one more bit. */
-typedef struct count {
-    u128 v;
-    bool full; /* exactly 2^128 */
-} count;
-
-static void count_add(count *c, u128 lo, u128 hi)
-{
-    u128 n = hi - lo; /* size - 1 */
-    u128 s = c->v + n;
-    bool carry = s < c->v;
-    s += 1;
-    if (s == 0)
-        carry = true;
-    c->v = s;
-    if (carry)
-        c->full = true;
-}
-
-static count iset_count(const iset *s)
-{
-    count c = {0, false};
-    for (size_t i = 0; i < s->n; i++)
-        count_add(&c, s->v[i].lo, s->v[i].hi);
-    return c;
-}
-
-static bool count_zero(count c)
-{
-    return !c.full && c.v == 0;
-}
-
-/* The /64 networks an IPv6 set touches (each counted once). */
-static u128 iset_nets64(const iset *s)
-{
-    u128 n = 0, last = 0;
-    bool have = false;
-    for (size_t i = 0; i < s->n; i++) {
-        u128 a = s->v[i].lo >> 64, b = s->v[i].hi >> 64;
-        n += b - a + 1;
-        if (have && a == last)
-            n--;
-        last = b;
-        have = true;
-    }
-    return n;
-}
-
-static const char *u128_dec(u128 v, char buf[48])
-{
-    char *p = buf + 47;
-    *p = '\0';
-    do {
-        *--p = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
-    return p;
-}
-
-static const char *count_dec(count c, char buf[48])
-{
-    if (c.full && c.v == 0)
-        return "340282366920938463463374607431768211456";
-    return u128_dec(c.v, buf);
-}
-
-/* ------------------------------------------------------- addresses */
-
-static u128 bytes_val(const uint8_t *b, int fam)
-{
-    u128 v = 0;
-    for (int i = 0; i < (fam == FAM_V4 ? 4 : 16); i++)
-        v = v << 8 | b[i];
-    return v;
-}
-
-static u128 low_mask(int k) /* k low bits set, 0 <= k <= 128 */
-{
-    return k >= 128 ? U128_MAX : (((u128)1 << k) - 1);
-}
-
-static void fmt_addr(int fam, u128 v, char *buf, size_t len)
-{
-    relaypol_addr a;
-    memset(&a, 0, sizeof a);
-    a.family = fam == FAM_V4 ? RELAYPOL_AF_INET : RELAYPOL_AF_INET6;
-    int n = fam == FAM_V4 ? 4 : 16;
-    for (int i = n - 1; i >= 0; i--) {
-        a.bytes[i] = (uint8_t)(v & 0xff);
-        v >>= 8;
-    }
-    if (relaypol_addr_format(&a, buf, len) == 0)
-        snprintf(buf, len, "?");
-}
-
-/* A CIDR block: lo aligned to 2^(bits - plen). */
-typedef struct block {
-    u128 lo;
-    int plen;
-} block;
-
-static u128 block_hi(const block *b, int fam)
-{
-    return b->lo | low_mask(fam_bits[fam] - b->plen);
-}
-
-/* The minimal list of CIDR blocks covering a normalised set. */
-static size_t iset_blocks(const iset *s, int fam, block **out)
-{
-    int bits = fam_bits[fam];
-    size_t n = 0, cap = 0;
-    block *v = NULL;
-    for (size_t i = 0; i < s->n; i++) {
-        u128 lo = s->v[i].lo, hi = s->v[i].hi;
-        for (;;) {
-            int k = 0;
-            while (k < bits && !((lo >> k) & 1))
-                k++;
-            while (k > 0 && lo + low_mask(k) > hi)
-                k--;
-            if (n == cap) {
-                cap = cap ? 2 * cap : 16;
-                v = xrealloc(v, cap * sizeof *v);
-            }
-            v[n].lo = lo;
-            v[n].plen = bits - k;
-            n++;
-            if (lo + low_mask(k) == hi)
-                break;
-            lo += low_mask(k) + 1;
-        }
-    }
-    *out = v;
-    return n;
-}
-
-static void fmt_block(int fam, const block *b, char *buf, size_t len)
-{
-    char a[RELAYPOL_ADDR_STRLEN];
-    fmt_addr(fam, b->lo, a, sizeof a);
-    snprintf(buf, len, "%s/%d", a, b->plen);
-}
-
-static void fmt_netmask(const block *b, char *buf, size_t len)
-{
-    uint32_t m = b->plen ? (uint32_t)(0xffffffffu << (32 - b->plen)) : 0;
-    snprintf(buf, len, "%u.%u.%u.%u", (unsigned)(m >> 24),
-             (unsigned)(m >> 16 & 255), (unsigned)(m >> 8 & 255),
-             (unsigned)(m & 255));
-}
-
-static count block_count(const block *b, int fam)
-{
-    count c = {0, false};
-    count_add(&c, b->lo, block_hi(b, fam));
-    return c;
-}
-
 #ifdef RELAYPOL_HAVE_LIBCIDR
 /* A second opinion from libcidr on each block printed: its address count
  * (exact for IPv6) and, for IPv4, its netmask.  libcidr only ever sees
  * our own canonical text, after 16 zero bytes (notes/libcidr.md: it reads
  * before short strings); disagreement is reported, ours is printed. */
-static void libcidr_check(int fam, const block *b)
+static void libcidr_check(int fam, const as_block *b)
 {
     static bool warned;
     char buf[16 + 64];
     memset(buf, 0, sizeof buf);
-    fmt_block(fam, b, buf + 16, sizeof buf - 16);
+    as_block_format(b, fam, buf + 16, sizeof buf - 16);
     CIDR *c = cidr_from_str(buf + 16);
-    char mine[48], theirs[64] = "";
-    const char *want = count_dec(block_count(b, fam), mine);
+    char mine[AS_DEC_LEN], theirs[64] = "";
+    const char *want = as_count_dec(as_block_count(b, fam), mine);
     bool ok = c && cidr_get_pflen(c) == b->plen &&
-              cidr_get_proto(c) == (fam == FAM_V4 ? CIDR_IPV4 : CIDR_IPV6);
+              cidr_get_proto(c) == (fam == AS_V4 ? CIDR_IPV4 : CIDR_IPV6);
     if (ok) {
         const char *n = cidr_numaddr(c);
         size_t k = 0;
@@ -356,10 +74,10 @@ static void libcidr_check(int fam, const block *b)
         theirs[k] = '\0';
         ok = strcmp(theirs, want) == 0;
     }
-    if (ok && fam == FAM_V4) {
+    if (ok && fam == AS_V4) {
         char *m = cidr_to_str(c, CIDR_NETMASK | CIDR_ONLYPFLEN);
-        char nm[20];
-        fmt_netmask(b, nm, sizeof nm);
+        char nm[RELAYPOL_ADDR_STRLEN];
+        as_block_netmask(b, nm, sizeof nm);
         ok = m && strcmp(m, nm) == 0;
         free(m);
     }
@@ -373,111 +91,19 @@ static void libcidr_check(int fam, const block *b)
     }
 }
 #else
-static void libcidr_check(int fam, const block *b)
+static void libcidr_check(int fam, const as_block *b)
 {
     (void)fam;
     (void)b;
 }
 #endif
 
-/* -------------------------------------------------------- address classes */
-
-enum { CLS_PUBLIC, CLS_LOOPBACK, CLS_PRIVATE, CLS_SPECIAL, CLS_COUNT };
-static const char *const cls_name[CLS_COUNT] = {"public", "loopback",
-                                                "private", "special"};
-
-/* RFC 6890 and friends.  "private" is what stays inside a site: RFC 1918,
- * ULA, link-local and carrier-grade NAT; "special" cannot be a client on
- * the Internet (documentation, multicast, reserved, mapped). */
-static const struct {
-    uint8_t fam, plen, cls;
-    uint64_t hi, lo; /* IPv4: the value in lo */
-} cls_table[] = {
-    {FAM_V4, 8, CLS_LOOPBACK, 0, 0x7f000000u},
-    {FAM_V4, 8, CLS_PRIVATE, 0, 0x0a000000u},
-    {FAM_V4, 12, CLS_PRIVATE, 0, 0xac100000u},
-    {FAM_V4, 16, CLS_PRIVATE, 0, 0xc0a80000u},
-    {FAM_V4, 10, CLS_PRIVATE, 0, 0x64400000u}, /* CGNAT 100.64/10 */
-    {FAM_V4, 16, CLS_PRIVATE, 0, 0xa9fe0000u}, /* link-local */
-    {FAM_V4, 8, CLS_SPECIAL, 0, 0x00000000u},  /* "this network" */
-    {FAM_V4, 24, CLS_SPECIAL, 0, 0xc0000000u}, /* IETF assignments */
-    {FAM_V4, 24, CLS_SPECIAL, 0, 0xc0000200u}, /* TEST-NET-1 */
-    {FAM_V4, 24, CLS_SPECIAL, 0, 0xc6336400u}, /* TEST-NET-2 */
-    {FAM_V4, 24, CLS_SPECIAL, 0, 0xcb007100u}, /* TEST-NET-3 */
-    {FAM_V4, 15, CLS_SPECIAL, 0, 0xc6120000u}, /* benchmarking */
-    {FAM_V4, 4, CLS_SPECIAL, 0, 0xe0000000u},  /* multicast */
-    {FAM_V4, 4, CLS_SPECIAL, 0, 0xf0000000u},  /* reserved, broadcast */
-    {FAM_V6, 128, CLS_LOOPBACK, 0, 1},
-    {FAM_V6, 7, CLS_PRIVATE, 0xfc00000000000000u, 0}, /* ULA */
-    {FAM_V6, 10, CLS_PRIVATE, 0xfe80000000000000u, 0}, /* link-local */
-    {FAM_V6, 128, CLS_SPECIAL, 0, 0},                  /* unspecified */
-    {FAM_V6, 96, CLS_SPECIAL, 0, 0xffff00000000u},     /* IPv4-mapped */
-    {FAM_V6, 64, CLS_SPECIAL, 0x0100000000000000u, 0}, /* discard */
-    {FAM_V6, 32, CLS_SPECIAL, 0x20010db800000000u, 0}, /* documentation */
-    {FAM_V6, 8, CLS_SPECIAL, 0xff00000000000000u, 0},  /* multicast */
-};
-
-static iset cls_set[2][CLS_COUNT]; /* [fam][cls]; CLS_PUBLIC: non-public */
-
-static void cls_init(void)
-{
-    static bool done;
-    if (done)
-        return;
-    done = true;
-    for (size_t i = 0; i < sizeof cls_table / sizeof cls_table[0]; i++) {
-        int fam = cls_table[i].fam;
-        u128 lo = (u128)cls_table[i].hi << 64 | cls_table[i].lo;
-        u128 hi = lo | low_mask(fam_bits[fam] - cls_table[i].plen);
-        iset_push(&cls_set[fam][cls_table[i].cls], lo, hi);
-        iset_push(&cls_set[fam][CLS_PUBLIC], lo, hi);
-    }
-    for (int f = 0; f < 2; f++)
-        for (int c = 0; c < CLS_COUNT; c++)
-            iset_norm(&cls_set[f][c]);
-}
-
-/* Addresses of s by class. */
-static void iset_classes(const iset *s, int fam, count out[CLS_COUNT],
-                         iset *public_out)
-{
-    iset t = {0};
-    for (int c = 1; c < CLS_COUNT; c++) {
-        iset_inter(s, &cls_set[fam][c], &t);
-        out[c] = iset_count(&t);
-    }
-    iset_sub(s, &cls_set[fam][CLS_PUBLIC], public_out);
-    out[CLS_PUBLIC] = iset_count(public_out);
-    iset_free(&t);
-}
-
-static const char *range_class(int fam, u128 lo, u128 hi)
-{
-    int found = -1;
-    iset one = {0}, t = {0};
-    iset_push(&one, lo, hi);
-    iset_sub(&one, &cls_set[fam][CLS_PUBLIC], &t);
-    if (t.n)
-        found = CLS_PUBLIC;
-    for (int c = 1; c < CLS_COUNT && found != -2; c++)
-        if (iset_hits(&cls_set[fam][c], lo, hi))
-            found = found == -1 ? c : -2;
-    iset_free(&one);
-    iset_free(&t);
-    return found >= 0 ? cls_name[found] : "mixed";
-}
-
 /* ------------------------------------------------------- the exposure */
 
 /* Where addresses came from: one policy entry as intervals. */
 typedef struct src {
     const rp_entry *e;
-    int fam;
-    bool scattered; /* non-contiguous mask */
-    bool approx;    /* too scattered to enumerate: pieces is empty */
-    u128 matches;   /* addresses the entry matches (< 2^128 here) */
-    bool matches_all;
-    iset pieces;
+    as_net net;
 } src;
 
 enum { RULE_NONE, RULE_ALLOW, RULE_ONLY_DENY };
@@ -486,74 +112,19 @@ typedef struct expo {
     const relaypol_policy *p;
     src *srcs;
     size_t n_srcs;
-    iset list[3][2];  /* deny, allow, local by family (active bits only) */
-    iset client[2];   /* may relay unauthenticated, whatever they reach */
-    iset lclients[2]; /* may relay through the local-IP rule */
+    as_set list[3][2];  /* deny, allow, local by family (active bits only) */
+    as_set client[2];   /* may relay unauthenticated, whatever they reach */
+    as_set lclients[2]; /* may relay through the local-IP rule */
     int rule;
     bool approx_allow, approx_deny, approx_local;
 } expo;
 
-static iset universe[2];
-
-static void universe_init(void)
-{
-    if (universe[FAM_V4].n)
-        return;
-    iset_push(&universe[FAM_V4], 0, 0xffffffffu);
-    /* ::ffff:0:0/96 is decided as IPv4: no IPv6 client has it. */
-    u128 m = (u128)0xffff << 32;
-    iset_push(&universe[FAM_V6], 0, m - 1);
-    iset_push(&universe[FAM_V6], m + 0x100000000u, U128_MAX);
-}
-
-static void src_build(src *s, const rp_entry *e)
-{
-    memset(s, 0, sizeof *s);
-    s->e = e;
-    s->fam = e->net.family == RELAYPOL_AF_INET ? FAM_V4 : FAM_V6;
-    int bits = fam_bits[s->fam];
-    u128 net = bytes_val(e->net.net, s->fam), mask = bytes_val(e->net.mask,
-                                                                s->fam);
-    int ones = 0;
-    for (int b = 0; b < bits; b++)
-        ones += (int)((mask >> b) & 1);
-    s->matches_all = ones == 0 && bits == 128;
-    s->matches = s->matches_all ? 0 : (u128)1 << (bits - ones);
-    if (e->net.prefix_len >= 0) {
-        iset_push(&s->pieces, net, net | low_mask(bits - e->net.prefix_len));
-        return;
-    }
-    /* Non-contiguous: blocks of 2^t (the mask's trailing zeros), one for
-     * every value of the other free bits, produced in increasing order. */
-    s->scattered = true;
-    int t = 0;
-    while (t < bits && !((mask >> t) & 1))
-        t++;
-    int free_pos[128], z = 0;
-    for (int b = t; b < bits; b++)
-        if (!((mask >> b) & 1))
-            free_pos[z++] = b;
-    if (z > MAX_FREE_BITS) {
-        s->approx = true;
-        return;
-    }
-    for (uint32_t i = 0; i < (1u << z); i++) {
-        u128 v = net;
-        for (int k = 0; k < z; k++)
-            if (i >> k & 1)
-                v |= (u128)1 << free_pos[k];
-        iset_push(&s->pieces, v, v | low_mask(t));
-    }
-}
-
 static void expo_build(expo *x, const relaypol_policy *p)
 {
     memset(x, 0, sizeof *x);
-    cls_init();
-    universe_init();
     x->p = p;
     uint32_t flags = p->relay_flags;
-    x->srcs = xrealloc(NULL, (p->n_entries ? p->n_entries : 1) * sizeof *x->srcs);
+    x->srcs = xrealloc(NULL, p->n_entries * sizeof *x->srcs);
     static const uint32_t bit[3] = {1, 2, 4};
     for (size_t i = 0; i < p->n_entries; i++) {
         const rp_entry *e = &p->entries[i];
@@ -561,10 +132,11 @@ static void expo_build(expo *x, const relaypol_policy *p)
         if (e->list > RP_LIST_LOCAL || (e->net.flags & RP_NET_HOSTBITS))
             continue;
         src *s = &x->srcs[x->n_srcs++];
-        src_build(s, e);
+        s->e = e;
+        as_net_build(&s->net, &e->net);
         if (!(flags & bit[e->list]))
             continue;
-        if (s->approx) {
+        if (s->net.approx) {
             if (e->list == RP_LIST_DENY)
                 x->approx_deny = true;
             else if (e->list == RP_LIST_ALLOW)
@@ -572,19 +144,13 @@ static void expo_build(expo *x, const relaypol_policy *p)
             else
                 x->approx_local = true;
         }
-        for (size_t k = 0; k < s->pieces.n; k++)
-            iset_push(&x->list[e->list][s->fam], s->pieces.v[k].lo,
-                      s->pieces.v[k].hi);
+        as_set_add_set(&x->list[e->list][s->net.fam], &s->net.pieces);
     }
     for (int l = 0; l < 3; l++)
         for (int f = 0; f < 2; f++) {
-            iset_norm(&x->list[l][f]);
-            if (f == FAM_V6) {
-                iset t = {0};
-                iset_inter(&x->list[l][f], &universe[f], &t);
-                free(x->list[l][f].v);
-                x->list[l][f] = t;
-            }
+            as_set_norm(&x->list[l][f]);
+            if (f == AS_V6)
+                as_set_inter_inplace(&x->list[l][f], as_universe(f));
         }
     if (flags & 2)
         x->rule = RULE_ALLOW;
@@ -593,32 +159,32 @@ static void expo_build(expo *x, const relaypol_policy *p)
     bool local_rule = (flags & 4) && (x->list[RP_LIST_LOCAL][0].n ||
                                       x->list[RP_LIST_LOCAL][1].n);
     for (int f = 0; f < 2; f++) {
-        const iset *deny = &x->list[RP_LIST_DENY][f];
+        const as_set *deny = &x->list[RP_LIST_DENY][f];
         if (x->rule == RULE_ALLOW)
-            iset_sub(&x->list[RP_LIST_ALLOW][f], deny, &x->client[f]);
+            as_set_sub(&x->list[RP_LIST_ALLOW][f], deny, &x->client[f]);
         else if (x->rule == RULE_ONLY_DENY)
-            iset_sub(&universe[f], deny, &x->client[f]);
+            as_set_sub(as_universe(f), deny, &x->client[f]);
         if (local_rule)
-            iset_sub(&universe[f], deny, &x->lclients[f]);
+            as_set_sub(as_universe(f), deny, &x->lclients[f]);
     }
 }
 
 static void expo_free(expo *x)
 {
     for (size_t i = 0; i < x->n_srcs; i++)
-        iset_free(&x->srcs[i].pieces);
+        as_net_free(&x->srcs[i].net);
     free(x->srcs);
     for (int f = 0; f < 2; f++) {
         for (int l = 0; l < 3; l++)
-            iset_free(&x->list[l][f]);
-        iset_free(&x->client[f]);
-        iset_free(&x->lclients[f]);
+            as_set_free(&x->list[l][f]);
+        as_set_free(&x->client[f]);
+        as_set_free(&x->lclients[f]);
     }
 }
 
-/* Lines of the entries of a list (active in the policy) that touch
- * [lo, hi]; at most MAX_LINES, in file order.  Returns how many. */
-static size_t lines_of(const expo *x, int list, int fam, u128 lo, u128 hi,
+/* Lines of the entries of a list (active in the policy) that touch the
+ * block; at most MAX_LINES, in file order.  Returns how many. */
+static size_t lines_of(const expo *x, int list, int fam, const as_block *b,
                        uint32_t out[MAX_LINES])
 {
     static const uint32_t bit[3] = {1, 2, 4};
@@ -627,17 +193,10 @@ static size_t lines_of(const expo *x, int list, int fam, u128 lo, u128 hi,
         return 0;
     for (size_t i = 0; i < x->n_srcs && n < MAX_LINES; i++) {
         const src *s = &x->srcs[i];
-        if (s->e->list != list || s->fam != fam)
+        if (s->e->list != list || s->net.fam != fam)
             continue;
-        bool hit;
-        if (s->approx) {
-            u128 net = bytes_val(s->e->net.net, fam);
-            u128 mask = bytes_val(s->e->net.mask, fam);
-            hit = net <= hi && (net | (~mask & low_mask(fam_bits[fam]))) >= lo;
-        } else {
-            hit = iset_hits(&s->pieces, lo, hi);
-        }
-        if (hit && (n == 0 || out[n - 1] != s->e->line))
+        if (as_net_touches(&s->net, b->lo, as_block_hi(b, fam)) &&
+            (n == 0 || out[n - 1] != s->e->line))
             out[n++] = s->e->line;
     }
     return n;
@@ -645,14 +204,14 @@ static size_t lines_of(const expo *x, int list, int fam, u128 lo, u128 hi,
 
 /* Why a client range may relay, in the policy x: the allow entries or the
  * RelayFlags line. */
-static size_t why_relay(const expo *x, int fam, u128 lo, u128 hi,
+static size_t why_relay(const expo *x, int fam, const as_block *b,
                         uint32_t out[MAX_LINES])
 {
     if (x->rule == RULE_ONLY_DENY) {
         out[0] = x->p->flags_line;
         return 1;
     }
-    return lines_of(x, RP_LIST_ALLOW, fam, lo, hi, out);
+    return lines_of(x, RP_LIST_ALLOW, fam, b, out);
 }
 
 /* --------------------------------------------------------------- output */
@@ -676,25 +235,27 @@ static void json_lines(FILE *o, const uint32_t *l, size_t n)
 
 /* An address count as JSON: a number for IPv4, a string for IPv6 (a
  * JSON number loses precision beyond 2^53). */
-static void json_count(FILE *o, int fam, count c)
+static void json_count(FILE *o, int fam, as_count c)
 {
-    char b[48];
-    if (fam == FAM_V4)
-        fputs(count_dec(c, b), o);
+    char b[AS_DEC_LEN];
+    if (fam == AS_V4)
+        fputs(as_count_dec(c, b), o);
     else
-        fprintf(o, "\"%s\"", count_dec(c, b));
+        fprintf(o, "\"%s\"", as_count_dec(c, b));
 }
 
 /* Human count of a set: IPv4 addresses, IPv6 /64 networks touched. */
-static void text_size(FILE *o, int fam, const iset *s)
+static void text_size(FILE *o, int fam, const as_set *s)
 {
-    char b[48];
-    if (fam == FAM_V4)
-        fprintf(o, "%s address%s", count_dec(iset_count(s), b),
-                iset_count(s).v == 1 && !iset_count(s).full ? "" : "es");
-    else
-        fprintf(o, "%s /64 network%s", u128_dec(iset_nets64(s), b),
-                iset_nets64(s) == 1 ? "" : "s");
+    char b[AS_DEC_LEN];
+    if (fam == AS_V4) {
+        as_count c = as_set_count(s);
+        fprintf(o, "%s address%s", as_count_dec(c, b),
+                c.v == 1 && !c.full ? "" : "es");
+    } else {
+        as_u128 n = as_set_nets64(s);
+        fprintf(o, "%s /64 network%s", as_u128_dec(n, b), n == 1 ? "" : "s");
+    }
 }
 
 /* How to explain each block of a set: the policy whose allow entries (or
@@ -706,123 +267,120 @@ typedef struct side {
     const char *deny_label, *deny_key;
 } side;
 
-static void text_blocks(FILE *o, int fam, const iset *s, const side *sd,
+static void text_blocks(FILE *o, int fam, const as_set *s, const side *sd,
                         const char *indent)
 {
-    block *b;
-    size_t n = iset_blocks(s, fam, &b);
-    for (size_t i = 0; i < n && i < LIST_CAP_TEXT; i++) {
-        char t[64], c[48];
-        u128 hi = block_hi(&b[i], fam);
+    as_cidr_iter it;
+    as_block b;
+    as_cidr_begin(&it, s, fam);
+    for (size_t i = 0; i < LIST_CAP_TEXT && as_cidr_next(&it, &b); i++) {
+        char t[64], c[AS_DEC_LEN];
         uint32_t l[MAX_LINES];
-        fmt_block(fam, &b[i], t, sizeof t);
-        libcidr_check(fam, &b[i]);
+        as_block_format(&b, fam, t, sizeof t);
+        libcidr_check(fam, &b);
         fprintf(o, (sd->grant || sd->deny) ? "%s%-22s %12s %-8s"
                                            : "%s%-22s %12s %s",
-                indent, t, count_dec(block_count(&b[i], fam), c),
-                range_class(fam, b[i].lo, hi));
+                indent, t, as_count_dec(as_block_count(&b, fam), c),
+                as_block_class(&b, fam));
         if (sd->grant)
             print_lines(o, sd->grant_label, l,
-                        why_relay(sd->grant, fam, b[i].lo, hi, l));
+                        why_relay(sd->grant, fam, &b, l));
         if (sd->deny)
             print_lines(o, sd->deny_label, l,
-                        lines_of(sd->deny, RP_LIST_DENY, fam, b[i].lo, hi, l));
+                        lines_of(sd->deny, RP_LIST_DENY, fam, &b, l));
         putc('\n', o);
     }
+    size_t n = as_set_nblocks(s, fam);
     if (n > LIST_CAP_TEXT)
         fprintf(o, "%s... and %zu more blocks (--json lists up to %d)\n",
                 indent, n - LIST_CAP_TEXT, LIST_CAP_JSON);
-    free(b);
 }
 
-static void json_blocks(FILE *o, int fam, const iset *s, const side *sd)
+static void json_blocks(FILE *o, int fam, const as_set *s, const side *sd)
 {
-    block *b;
-    size_t n = iset_blocks(s, fam, &b);
+    as_cidr_iter it;
+    as_block b;
+    as_cidr_begin(&it, s, fam);
     fputs("[", o);
-    for (size_t i = 0; i < n && i < LIST_CAP_JSON; i++) {
-        char t[64], nm[20];
-        u128 hi = block_hi(&b[i], fam);
+    for (size_t i = 0; i < LIST_CAP_JSON && as_cidr_next(&it, &b); i++) {
+        char t[64], nm[RELAYPOL_ADDR_STRLEN];
         uint32_t l[MAX_LINES];
-        fmt_block(fam, &b[i], t, sizeof t);
-        libcidr_check(fam, &b[i]);
+        as_block_format(&b, fam, t, sizeof t);
+        libcidr_check(fam, &b);
         fprintf(o, "%s{\"cidr\":\"%s\"", i ? "," : "", t);
-        if (fam == FAM_V4) {
-            fmt_netmask(&b[i], nm, sizeof nm);
+        if (fam == AS_V4) {
+            as_block_netmask(&b, nm, sizeof nm);
             fprintf(o, ",\"netmask\":\"%s\"", nm);
         }
         fputs(",\"addresses\":", o);
-        json_count(o, fam, block_count(&b[i], fam));
-        fprintf(o, ",\"class\":\"%s\"", range_class(fam, b[i].lo, hi));
+        json_count(o, fam, as_block_count(&b, fam));
+        fprintf(o, ",\"class\":\"%s\"", as_block_class(&b, fam));
         if (sd->grant) {
             fprintf(o, ",\"%s\":", sd->grant_key);
-            json_lines(o, l, why_relay(sd->grant, fam, b[i].lo, hi, l));
+            json_lines(o, l, why_relay(sd->grant, fam, &b, l));
         }
         if (sd->deny) {
             fprintf(o, ",\"%s\":", sd->deny_key);
-            json_lines(o, l,
-                       lines_of(sd->deny, RP_LIST_DENY, fam, b[i].lo, hi, l));
+            json_lines(o, l, lines_of(sd->deny, RP_LIST_DENY, fam, &b, l));
         }
         putc('}', o);
     }
+    size_t n = as_set_nblocks(s, fam);
     fprintf(o, "],\"blocks_total\":%zu,\"truncated\":%s", n,
             n > LIST_CAP_JSON ? "true" : "false");
-    free(b);
 }
 
 /* {"addresses", "networks_64", "classes", "blocks"...} for one family. */
-static void json_family(FILE *o, int fam, const iset *s, const side *sd,
+static void json_family(FILE *o, int fam, const as_set *s, const side *sd,
                         bool with_except)
 {
-    count cls[CLS_COUNT];
-    iset pub = {0};
-    iset_classes(s, fam, cls, &pub);
-    char b[48];
+    as_count cls[AS_NCLASSES];
+    as_set pub = {0};
+    as_set_classes(s, fam, cls, &pub);
+    char b[AS_DEC_LEN];
     fputs("{\"addresses\":", o);
-    json_count(o, fam, iset_count(s));
-    if (fam == FAM_V6) {
-        fprintf(o, ",\"networks_64\":\"%s\"", u128_dec(iset_nets64(s), b));
+    json_count(o, fam, as_set_count(s));
+    if (fam == AS_V6) {
+        fprintf(o, ",\"networks_64\":\"%s\"",
+                as_u128_dec(as_set_nets64(s), b));
         fprintf(o, ",\"public_networks_64\":\"%s\"",
-                u128_dec(iset_nets64(&pub), b));
+                as_u128_dec(as_set_nets64(&pub), b));
     }
     fputs(",\"classes\":{", o);
-    for (int c = 0; c < CLS_COUNT; c++) {
-        fprintf(o, "%s\"%s\":", c ? "," : "", cls_name[c]);
+    for (int c = 0; c < AS_NCLASSES; c++) {
+        fprintf(o, "%s\"%s\":", c ? "," : "", as_class_name(c));
         json_count(o, fam, cls[c]);
     }
     fputs("},\"blocks\":", o);
     json_blocks(o, fam, s, sd);
-    iset ex = {0};
+    as_set ex = {0};
     if (with_except)
-        iset_sub(&universe[fam], s, &ex);
-    block *b1 = NULL, *b2 = NULL;
+        as_set_sub(as_universe(fam), s, &ex);
     /* "except" only where it is the shorter description (RelayFlags 1). */
-    if (with_except && iset_blocks(&ex, fam, &b2) < iset_blocks(s, fam, &b1)) {
+    if (with_except && as_set_nblocks(&ex, fam) < as_set_nblocks(s, fam)) {
         side dn = {NULL, NULL, NULL, sd->grant, "deny", "deny_lines"};
         fputs(",\"except\":{\"blocks\":", o);
         json_blocks(o, fam, &ex, &dn);
         putc('}', o);
     }
-    free(b1);
-    free(b2);
-    iset_free(&ex);
+    as_set_free(&ex);
     putc('}', o);
-    iset_free(&pub);
+    as_set_free(&pub);
 }
 
 /* ----------------------------------------------------------- lint hook */
 
 typedef struct widest {
     int fam;
-    block b;
+    as_block b;
 } widest;
 
 static int widest_cmp(const void *a, const void *b)
 {
     const widest *x = a, *y = b;
     /* Wider first: compare address counts (IPv4 /n = IPv6 /(n + 96)). */
-    int wx = x->b.plen + (x->fam == FAM_V4 ? 96 : 0);
-    int wy = y->b.plen + (y->fam == FAM_V4 ? 96 : 0);
+    int wx = x->b.plen + (x->fam == AS_V4 ? 96 : 0);
+    int wy = y->b.plen + (y->fam == AS_V4 ? 96 : 0);
     if (wx != wy)
         return wx < wy ? -1 : 1;
     if (x->fam != y->fam)
@@ -836,30 +394,23 @@ static size_t widest_public(const expo *x, widest *out, size_t max,
                             size_t max_v6)
 {
     size_t m = 0;
-    iset p6 = {0};
-    iset_sub(&x->client[FAM_V6], &cls_set[FAM_V6][CLS_PUBLIC], &p6);
+    as_set p6 = {0};
+    as_set_public(&x->client[AS_V6], AS_V6, &p6);
     size_t max_v4 = p6.n ? max - max_v6 : max;
-    iset_free(&p6);
+    as_set_free(&p6);
     for (int f = 0; f < 2; f++) {
-        size_t n = 0, cap = 0;
-        widest *all = NULL;
-        iset pub = {0};
-        iset_sub(&x->client[f], &cls_set[f][CLS_PUBLIC], &pub);
-        block *b;
-        size_t k = iset_blocks(&pub, f, &b);
-        for (size_t i = 0; i < k; i++) {
-            if (n == cap) {
-                cap = cap ? 2 * cap : 16;
-                all = xrealloc(all, cap * sizeof *all);
-            }
-            all[n].fam = f;
-            all[n++].b = b[i];
-        }
-        free(b);
-        iset_free(&pub);
+        as_set pub = {0};
+        as_set_public(&x->client[f], f, &pub);
+        size_t n = as_set_nblocks(&pub, f);
+        widest *all = xrealloc(NULL, n * sizeof *all);
+        as_cidr_iter it;
+        as_cidr_begin(&it, &pub, f);
+        for (size_t i = 0; i < n && as_cidr_next(&it, &all[i].b); i++)
+            all[i].fam = f;
+        as_set_free(&pub);
         if (n)
             qsort(all, n, sizeof *all, widest_cmp);
-        size_t room = f == FAM_V4 ? max_v4 : max - m;
+        size_t room = f == AS_V4 ? max_v4 : max - m;
         size_t k2 = n < room ? n : room;
         if (k2)
             memcpy(out + m, all, k2 * sizeof *out);
@@ -891,13 +442,13 @@ static void mcat(char *m, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-static void size_str(char *m, size_t len, int fam, const iset *s)
+static void size_str(char *m, size_t len, int fam, const as_set *s)
 {
-    char b[48];
-    if (fam == FAM_V4)
-        mcat(m, len, "%s IPv4 addresses", count_dec(iset_count(s), b));
+    char b[AS_DEC_LEN];
+    if (fam == AS_V4)
+        mcat(m, len, "%s IPv4 addresses", as_count_dec(as_set_count(s), b));
     else
-        mcat(m, len, "%s IPv6 /64 networks", u128_dec(iset_nets64(s), b));
+        mcat(m, len, "%s IPv6 /64 networks", as_u128_dec(as_set_nets64(s), b));
 }
 
 static void lint_findings(cli_lint_report *r, const expo *x)
@@ -907,9 +458,9 @@ static void lint_findings(cli_lint_report *r, const expo *x)
     widest w[4];
     size_t nw = widest_public(x, w, 4, 2);
     if (nw) {
-        iset pub[2] = {{0}, {0}};
+        as_set pub[2] = {{0}, {0}};
         for (int f = 0; f < 2; f++)
-            iset_sub(&x->client[f], &cls_set[f][CLS_PUBLIC], &pub[f]);
+            as_set_public(&x->client[f], f, &pub[f]);
         m[0] = '\0';
         if (x->rule == RULE_ONLY_DENY)
             mcat(m, sizeof m, "RelayFlags = 1 lets every public client not "
@@ -918,17 +469,16 @@ static void lint_findings(cli_lint_report *r, const expo *x)
         else
             mcat(m, sizeof m, "public addresses may relay without "
                               "authenticating through RelayAllowList: ");
-        size_str(m, sizeof m, FAM_V4, &pub[0]);
+        size_str(m, sizeof m, AS_V4, &pub[0]);
         mcat(m, sizeof m, " and ");
-        size_str(m, sizeof m, FAM_V6, &pub[1]);
+        size_str(m, sizeof m, AS_V6, &pub[1]);
         mcat(m, sizeof m, "; widest:");
         uint32_t first = 0;
         for (size_t i = 0; i < nw; i++) {
             char t[64];
             uint32_t l[MAX_LINES];
-            fmt_block(w[i].fam, &w[i].b, t, sizeof t);
-            size_t nl = why_relay(x, w[i].fam, w[i].b.lo,
-                                  block_hi(&w[i].b, w[i].fam), l);
+            as_block_format(&w[i].b, w[i].fam, t, sizeof t);
+            size_t nl = why_relay(x, w[i].fam, &w[i].b, l);
             mcat(m, sizeof m, "%s %s", i ? "," : "", t);
             if (nl) {
                 mcat(m, sizeof m, " (line %u)", (unsigned)l[0]);
@@ -938,8 +488,8 @@ static void lint_findings(cli_lint_report *r, const expo *x)
         }
         emit(r, RELAYPOL_WARNING, "open-relay-exposure",
              first ? first : p->flags_line, m);
-        iset_free(&pub[0]);
-        iset_free(&pub[1]);
+        as_set_free(&pub[0]);
+        as_set_free(&pub[1]);
     }
     /* The local-IP rule lets whoever reaches the address relay: fine for
      * an inside interface, an open relay on one the Internet reaches. */
@@ -948,10 +498,11 @@ static void lint_findings(cli_lint_report *r, const expo *x)
         const src *s = &x->srcs[i];
         if (s->e->list != RP_LIST_LOCAL || !(p->relay_flags & 4))
             continue;
-        iset pub = {0}, one = {0};
-        iset_sub(&s->pieces, &cls_set[s->fam][CLS_PUBLIC], &pub);
-        iset_inter(&pub, &universe[s->fam], &one);
-        if (one.n) {
+        /* The public class already leaves out ::ffff:0:0/96, which no
+         * IPv6 client has. */
+        as_set pub = {0};
+        as_set_public(&s->net.pieces, s->net.fam, &pub);
+        if (pub.n) {
             snprintf(m, sizeof m,
                      "local address '%s' is public: any client that reaches "
                      "it may relay without authenticating (RelayFlags bit "
@@ -959,28 +510,29 @@ static void lint_findings(cli_lint_report *r, const expo *x)
                      rp_str(p, s->e->text));
             emit(r, RELAYPOL_WARNING, "local-ip-exposure", s->e->line, m);
         }
-        iset_free(&pub);
-        iset_free(&one);
+        as_set_free(&pub);
     }
     for (size_t i = 0; i < x->n_srcs; i++) {
         const src *s = &x->srcs[i];
-        char b[48];
+        char b[AS_DEC_LEN];
         /* lint.c's wide-allow skips non-contiguous masks; count them. */
-        if (s->scattered && s->e->list == RP_LIST_ALLOW &&
-            s->matches > ((u128)1 << (s->fam == FAM_V4 ? 24 : 96))) {
+        if (s->net.scattered && s->e->list == RP_LIST_ALLOW &&
+            s->net.matches > ((as_u128)1 << (s->net.fam == AS_V4 ? 24 : 96))) {
             snprintf(m, sizeof m,
                      "allow entry '%s' matches %s scattered addresses, more "
                      "than a /%d", rp_str(p, s->e->text),
-                     u128_dec(s->matches, b), s->fam == FAM_V4 ? 8 : 32);
+                     as_u128_dec(s->net.matches, b),
+                     s->net.fam == AS_V4 ? 8 : 32);
             emit(r, RELAYPOL_WARNING, "wide-allow", s->e->line, m);
         }
-        if (s->approx && (p->relay_flags & (s->e->list == RP_LIST_DENY ? 1u
-                                            : s->e->list == RP_LIST_ALLOW
-                                                ? 2u : 4u))) {
+        if (s->net.approx &&
+            (p->relay_flags & (s->e->list == RP_LIST_DENY    ? 1u
+                               : s->e->list == RP_LIST_ALLOW ? 2u
+                                                             : 4u))) {
             snprintf(m, sizeof m,
                      "'%s' matches %s addresses scattered too finely to "
                      "enumerate: the exposure report %s them",
-                     rp_str(p, s->e->text), u128_dec(s->matches, b),
+                     rp_str(p, s->e->text), as_u128_dec(s->net.matches, b),
                      s->e->list == RP_LIST_DENY
                          ? "does not subtract (it may overstate)"
                          : "leaves out (it may understate)");
@@ -991,19 +543,15 @@ static void lint_findings(cli_lint_report *r, const expo *x)
 
 /* Lists a set of one family, or what it leaves out ("everything
  * except") when that is the shorter description, as for RelayFlags 1. */
-static void text_family(FILE *o, int fam, const iset *s, const side *sd,
+static void text_family(FILE *o, int fam, const as_set *s, const side *sd,
                         const side *except, const char *indent,
                         const char *sign)
 {
-    iset ex = {0};
-    iset_sub(&universe[fam], s, &ex);
-    block *b1, *b2;
-    size_t n1 = iset_blocks(s, fam, &b1), n2 = iset_blocks(&ex, fam, &b2);
-    free(b1);
-    free(b2);
+    as_set ex = {0};
+    as_set_sub(as_universe(fam), s, &ex);
     char ind[32];
-    if (n2 < n1) {
-        if (fam == FAM_V6)
+    if (as_set_nblocks(&ex, fam) < as_set_nblocks(s, fam)) {
+        if (fam == AS_V6)
             fprintf(o, "%severything except ::ffff:0:0/96 (IPv4-mapped, "
                        "decided as IPv4)%s\n", indent, ex.n ? " and:" : "");
         else
@@ -1014,7 +562,7 @@ static void text_family(FILE *o, int fam, const iset *s, const side *sd,
         snprintf(ind, sizeof ind, "%s%s", indent, sign);
         text_blocks(o, fam, s, sd, ind);
     }
-    iset_free(&ex);
+    as_set_free(&ex);
 }
 
 static void lint_text(FILE *o, const expo *x)
@@ -1033,53 +581,50 @@ static void lint_text(FILE *o, const expo *x)
         fputs("  rule: none (no client relays without authenticating by "
               "its address)\n", o);
     for (int f = 0; f < 2; f++) {
-        const iset *s = &x->client[f];
-        count cls[CLS_COUNT];
-        iset pub = {0};
-        iset_classes(s, f, cls, &pub);
+        const as_set *s = &x->client[f];
+        as_count cls[AS_NCLASSES];
+        as_set_classes(s, f, cls, NULL);
         fprintf(o, "  %s: ", fam_name[f]);
         if (!s->n) {
             fputs("none\n", o);
-            iset_free(&pub);
             continue;
         }
         text_size(o, f, s);
         fputs(" (", o);
         bool first = true;
-        for (int c = 0; c < CLS_COUNT; c++) {
-            if (count_zero(cls[c]))
+        for (int c = 0; c < AS_NCLASSES; c++) {
+            if (as_count_zero(cls[c]))
                 continue;
-            char b[48];
-            if (f == FAM_V4)
-                fprintf(o, "%s%s %s", first ? "" : ", ", cls_name[c],
-                        count_dec(cls[c], b));
+            char b[AS_DEC_LEN];
+            if (f == AS_V4)
+                fprintf(o, "%s%s %s", first ? "" : ", ", as_class_name(c),
+                        as_count_dec(cls[c], b));
             else
-                fprintf(o, "%s%s", first ? "" : ", ", cls_name[c]);
+                fprintf(o, "%s%s", first ? "" : ", ", as_class_name(c));
             first = false;
         }
         fputs(")\n", o);
         side sd = {x, "allowed by", "lines", NULL, NULL, NULL};
         side dn = {NULL, NULL, NULL, x, "deny", "deny_lines"};
         text_family(o, f, s, &sd, &dn, "    ", "");
-        iset_free(&pub);
     }
     for (size_t i = 0; i < x->n_srcs; i++) {
         const src *s = &x->srcs[i];
-        if (!s->scattered || s->e->list != RP_LIST_ALLOW ||
+        if (!s->net.scattered || s->e->list != RP_LIST_ALLOW ||
             !(p->relay_flags & 2))
             continue;
-        char b[48];
+        char b[AS_DEC_LEN];
         fprintf(o, "  scattered: '%s' (line %u) matches %s addresses",
                 rp_str(p, s->e->text), (unsigned)s->e->line,
-                u128_dec(s->matches, b));
-        if (s->approx) {
+                as_u128_dec(s->net.matches, b));
+        if (s->net.approx) {
             fputs(" (not enumerated; left out above)\n", o);
         } else {
-            iset t = {0};
-            iset_sub(&s->pieces, &x->list[RP_LIST_DENY][s->fam], &t);
+            as_set t = {0};
+            as_set_sub(&s->net.pieces, &x->list[RP_LIST_DENY][s->net.fam], &t);
             fprintf(o, " in %zu pieces, %s after the deny list\n",
-                    s->pieces.n, count_dec(iset_count(&t), b));
-            iset_free(&t);
+                    s->net.pieces.n, as_count_dec(as_set_count(&t), b));
+            as_set_free(&t);
         }
     }
     if (x->lclients[0].n || x->lclients[1].n) {
@@ -1111,7 +656,7 @@ static void lint_json(FILE *o, const expo *x)
             x->approx_allow || x->approx_deny ? "false" : "true");
     for (int f = 0; f < 2; f++) {
         side sd = {x, "allowed by", "lines", NULL, NULL, NULL};
-        fprintf(o, "\n \"%s\":", f == FAM_V4 ? "ipv4" : "ipv6");
+        fprintf(o, "\n \"%s\":", f == AS_V4 ? "ipv4" : "ipv6");
         json_family(o, f, &x->client[f], &sd, true);
         putc(',', o);
     }
@@ -1121,34 +666,34 @@ static void lint_json(FILE *o, const expo *x)
     for (size_t i = 0; i < nw; i++) {
         char t[64];
         uint32_t l[MAX_LINES];
-        fmt_block(w[i].fam, &w[i].b, t, sizeof t);
+        as_block_format(&w[i].b, w[i].fam, t, sizeof t);
         fprintf(o, "%s{\"cidr\":\"%s\",\"addresses\":", i ? "," : "", t);
-        json_count(o, w[i].fam, block_count(&w[i].b, w[i].fam));
+        json_count(o, w[i].fam, as_block_count(&w[i].b, w[i].fam));
         fputs(",\"lines\":", o);
-        json_lines(o, l, why_relay(x, w[i].fam, w[i].b.lo,
-                                   block_hi(&w[i].b, w[i].fam), l));
+        json_lines(o, l, why_relay(x, w[i].fam, &w[i].b, l));
         putc('}', o);
     }
     fputs("],\n \"scattered\":[", o);
     bool first = true;
     for (size_t i = 0; i < x->n_srcs; i++) {
         const src *s = &x->srcs[i];
-        if (!s->scattered)
+        if (!s->net.scattered)
             continue;
-        char b[48];
+        char b[AS_DEC_LEN];
         static const char *const ln[] = {"deny", "allow", "local"};
         fprintf(o, "%s{\"entry\":", first ? "" : ",");
         cli_json_cstr(o, rp_str(p, s->e->text));
         fprintf(o, ",\"line\":%u,\"list\":\"%s\",\"matches\":%s,"
                    "\"enumerated\":%s",
                 (unsigned)s->e->line, ln[s->e->list],
-                u128_dec(s->matches, b), s->approx ? "false" : "true");
-        if (!s->approx && s->e->list == RP_LIST_ALLOW) {
-            iset t = {0};
-            iset_sub(&s->pieces, &x->list[RP_LIST_DENY][s->fam], &t);
-            fprintf(o, ",\"pieces\":%zu,\"exposed\":%s", s->pieces.n,
-                    count_dec(iset_count(&t), b));
-            iset_free(&t);
+                as_u128_dec(s->net.matches, b),
+                s->net.approx ? "false" : "true");
+        if (!s->net.approx && s->e->list == RP_LIST_ALLOW) {
+            as_set t = {0};
+            as_set_sub(&s->net.pieces, &x->list[RP_LIST_DENY][s->net.fam], &t);
+            fprintf(o, ",\"pieces\":%zu,\"exposed\":%s", s->net.pieces.n,
+                    as_count_dec(as_set_count(&t), b));
+            as_set_free(&t);
         }
         putc('}', o);
         first = false;
@@ -1156,10 +701,10 @@ static void lint_json(FILE *o, const expo *x)
     fputs("],\n \"local_ip\":{\"applies\":", o);
     bool lr = x->lclients[0].n || x->lclients[1].n;
     fputs(lr ? "true" : "false", o);
-    iset empty = {0};
+    as_set empty = {0};
     for (int f = 0; f < 2; f++) {
         side sd = {NULL, NULL, NULL, NULL, NULL, NULL};
-        fprintf(o, ",\"%s\":{\"blocks\":", f == FAM_V4 ? "ipv4" : "ipv6");
+        fprintf(o, ",\"%s\":{\"blocks\":", f == AS_V4 ? "ipv4" : "ipv6");
         json_blocks(o, f, lr ? &x->list[RP_LIST_LOCAL][f] : &empty, &sd);
         putc('}', o);
     }
@@ -1182,20 +727,20 @@ int cli_review_lint(cli_lint_report *r, const relaypol_policy *p)
 
 /* ------------------------------------------------------------------ diff */
 
-static bool covers_all(const iset l[2])
+static bool covers_all(const as_set l[2])
 {
     for (int f = 0; f < 2; f++) {
-        iset t = {0};
-        iset_sub(&universe[f], &l[f], &t);
+        as_set t = {0};
+        as_set_sub(as_universe(f), &l[f], &t);
         bool rest = t.n > 0;
-        iset_free(&t);
+        as_set_free(&t);
         if (rest)
             return false;
     }
     return true;
 }
 
-static bool any(const iset s[2])
+static bool any(const as_set s[2])
 {
     return s[0].n || s[1].n;
 }
@@ -1396,10 +941,10 @@ static size_t domains_missing(FILE *o, bool json, const char *sign,
 }
 
 typedef struct delta {
-    iset gained[2], lost[2];       /* client ranges, any local address */
-    iset lgained[2], llost[2];     /* local addresses added / removed */
+    as_set gained[2], lost[2];       /* client ranges, any local address */
+    as_set lgained[2], llost[2];     /* local addresses added / removed */
     bool lgained_live, llost_live; /* ... and some client can use them */
-    iset vgained[2], vlost[2];     /* via kept local addresses */
+    as_set vgained[2], vlost[2];     /* via kept local addresses */
     bool widened;
 } delta;
 
@@ -1408,35 +953,35 @@ static void delta_build(delta *d, const expo *o, const expo *n)
     memset(d, 0, sizeof *d);
     bool o_all = covers_all(o->list[RP_LIST_LOCAL]) && any(o->lclients);
     bool n_all = covers_all(n->list[RP_LIST_LOCAL]) && any(n->lclients);
-    iset t = {0}, common[2] = {{0}, {0}};
+    as_set t = {0}, common[2] = {{0}, {0}};
     for (int f = 0; f < 2; f++) {
-        iset_sub(&n->client[f], &o->client[f], &d->gained[f]);
-        iset_sub(&o->client[f], &n->client[f], &d->lost[f]);
+        as_set_sub(&n->client[f], &o->client[f], &d->gained[f]);
+        as_set_sub(&o->client[f], &n->client[f], &d->lost[f]);
         /* A local-IP rule over every address already let those clients
          * relay wherever they connected. */
         if (o_all)
-            iset_sub_inplace(&d->gained[f], &o->lclients[f]);
+            as_set_sub_inplace(&d->gained[f], &o->lclients[f]);
         if (n_all)
-            iset_sub_inplace(&d->lost[f], &n->lclients[f]);
-        iset_sub(&n->list[RP_LIST_LOCAL][f], &o->list[RP_LIST_LOCAL][f],
+            as_set_sub_inplace(&d->lost[f], &n->lclients[f]);
+        as_set_sub(&n->list[RP_LIST_LOCAL][f], &o->list[RP_LIST_LOCAL][f],
                  &d->lgained[f]);
-        iset_sub(&o->list[RP_LIST_LOCAL][f], &n->list[RP_LIST_LOCAL][f],
+        as_set_sub(&o->list[RP_LIST_LOCAL][f], &n->list[RP_LIST_LOCAL][f],
                  &d->llost[f]);
-        iset_inter(&n->list[RP_LIST_LOCAL][f], &o->list[RP_LIST_LOCAL][f],
+        as_set_inter(&n->list[RP_LIST_LOCAL][f], &o->list[RP_LIST_LOCAL][f],
                    &common[f]);
     }
     for (int f = 0; f < 2; f++) {
         /* Clients that a new local address lets relay, beyond those who
          * relayed anyway. */
-        iset_sub(&n->lclients[f], &o->client[f], &t);
+        as_set_sub(&n->lclients[f], &o->client[f], &t);
         d->lgained_live |= t.n > 0;
-        iset_sub(&o->lclients[f], &n->client[f], &t);
+        as_set_sub(&o->lclients[f], &n->client[f], &t);
         d->llost_live |= t.n > 0;
         if (any(common)) {
-            iset_sub(&n->lclients[f], &o->lclients[f], &t);
-            iset_sub(&t, &o->client[f], &d->vgained[f]);
-            iset_sub(&o->lclients[f], &n->lclients[f], &t);
-            iset_sub(&t, &n->client[f], &d->vlost[f]);
+            as_set_sub(&n->lclients[f], &o->lclients[f], &t);
+            as_set_sub(&t, &o->client[f], &d->vgained[f]);
+            as_set_sub(&o->lclients[f], &n->lclients[f], &t);
+            as_set_sub(&t, &n->client[f], &d->vlost[f]);
         }
     }
     if (!any(d->lgained))
@@ -1444,24 +989,24 @@ static void delta_build(delta *d, const expo *o, const expo *n)
     if (!any(d->llost))
         d->llost_live = false;
     d->widened = any(d->gained) || d->lgained_live || any(d->vgained);
-    iset_free(&t);
-    iset_free(&common[0]);
-    iset_free(&common[1]);
+    as_set_free(&t);
+    as_set_free(&common[0]);
+    as_set_free(&common[1]);
 }
 
 static void delta_free(delta *d)
 {
     for (int f = 0; f < 2; f++) {
-        iset_free(&d->gained[f]);
-        iset_free(&d->lost[f]);
-        iset_free(&d->lgained[f]);
-        iset_free(&d->llost[f]);
-        iset_free(&d->vgained[f]);
-        iset_free(&d->vlost[f]);
+        as_set_free(&d->gained[f]);
+        as_set_free(&d->lost[f]);
+        as_set_free(&d->lgained[f]);
+        as_set_free(&d->llost[f]);
+        as_set_free(&d->vgained[f]);
+        as_set_free(&d->vlost[f]);
     }
 }
 
-static void diff_text_set(FILE *o, const char *title, const iset s[2],
+static void diff_text_set(FILE *o, const char *title, const as_set s[2],
                           const side *sd, const side *except,
                           const char *sign)
 {
@@ -1478,13 +1023,13 @@ static void diff_text_set(FILE *o, const char *title, const iset s[2],
     }
 }
 
-static void diff_json_set(FILE *o, const char *name, const iset s[2],
+static void diff_json_set(FILE *o, const char *name, const as_set s[2],
                           const side *sd)
 {
     fprintf(o, "\"%s\":{\"ipv4\":", name);
-    json_family(o, FAM_V4, &s[0], sd, false);
+    json_family(o, AS_V4, &s[0], sd, false);
     fputs(",\"ipv6\":", o);
-    json_family(o, FAM_V6, &s[1], sd, false);
+    json_family(o, AS_V6, &s[1], sd, false);
     putc('}', o);
 }
 
