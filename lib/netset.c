@@ -226,7 +226,6 @@ static inline bool k128_le(const uint64_t *key, uint64_t hi, uint64_t lo)
         return pos < k ? pos : k;                                              \
     }
 #define LE_PLAIN(keys, i, x) ((keys)[i] <= (x))
-DEFINE_LIFT(lift8, uint8_t, uint32_t, LE_PLAIN)
 DEFINE_LIFT(lift16, uint16_t, uint32_t, LE_PLAIN)
 DEFINE_LIFT(lift64, uint64_t, uint64_t, LE_PLAIN)
 
@@ -581,7 +580,8 @@ static bool fam_intervals(rp_alloc *a, fambuild *b, k128 top, uint32_t n,
     while (split < b->np && b->p[split].tag == 0)
         split++;
     size_t m[2] = {split, b->np - split};
-    const pfx *ps[2] = {b->p, b->p + split};
+    /* b->p is NULL when the family has no entries: no arithmetic on it. */
+    const pfx *ps[2] = {b->p, b->p ? b->p + split : NULL};
     for (int t = 0; t < 2; t++) {
         b->ccap[t] = 2 * m[t] + 1;
         b->c[t] = rp_malloc(a, b->ccap[t] * sizeof(chg));
