@@ -261,21 +261,9 @@ static inline uint32_t upper128(const uint64_t *keys, uint32_t k, uint64_t hi,
     return b + k128_le(keys + 2u * b, hi, lo);
 }
 
-static uint32_t lookup4(const fam *f, uint32_t x)
+/* The second level of an IPv4 lookup, given the address's index entry. */
+static inline uint32_t lookup4_dir(const fam *f, uint32_t x, uint32_t d)
 {
-    if (!f->dir) {
-        const uint32_t *keys = f->flat_keys;
-        if (f->flat_k <= TINY) {
-            /* Counting all (padded) keys has no dependent loads, so it
-             * beats a binary search on latency for a short list. */
-            uint32_t c = 0;
-            for (uint32_t i = 0; i < TINY; i++)
-                c += keys[i] <= x;
-            return f->flat_vals[c < f->flat_k ? c : f->flat_k];
-        }
-        return f->flat_vals[upper32(keys, f->flat_k, x)];
-    }
-    uint32_t d = f->dir[x >> 16];
     if (d & DIR_LEAF)
         return d & ~DIR_LEAF;
     const uint8_t *b = f->blob + (size_t)(d & DIR_OFF) * V4_UNIT;
@@ -305,6 +293,23 @@ static uint32_t lookup4(const fam *f, uint32_t x)
         vals = b + NARROW_HDR;
     }
     return load_le32(vals + (size_t)pos * f->vwidth) & f->vmask;
+}
+
+static uint32_t lookup4(const fam *f, uint32_t x)
+{
+    if (!f->dir) {
+        const uint32_t *keys = f->flat_keys;
+        if (f->flat_k <= TINY) {
+            /* Counting all (padded) keys has no dependent loads, so it
+             * beats a binary search on latency for a short list. */
+            uint32_t c = 0;
+            for (uint32_t i = 0; i < TINY; i++)
+                c += keys[i] <= x;
+            return f->flat_vals[c < f->flat_k ? c : f->flat_k];
+        }
+        return f->flat_vals[upper32(keys, f->flat_k, x)];
+    }
+    return lookup4_dir(f, x, f->dir[x >> 16]);
 }
 
 static uint32_t lookup6(const fam *f, uint64_t hi, uint64_t lo)
@@ -376,6 +381,60 @@ void rp_netset_lookup(const rp_netset *s, const relaypol_addr *addr,
         out[0] = -1;
         out[1] = -1;
     }
+}
+
+/* Many lookups at once: the same answers as rp_netset_lookup for each
+ * address, out[i] for addrs[i].  One lookup at a time, the CPU can only
+ * overlap the bucket misses of the few lookups that fit its window; here
+ * the index entries of a whole group are read and their buckets requested
+ * first, and only then are the buckets searched, so a group of lookups
+ * waits for memory about once.  Never allocates; thread-safe.
+ * (Declared in internal.h's netset section's place by its users until the
+ * header carries it.) */
+void rp_netset_lookup_many(const rp_netset *s, const relaypol_addr *addrs,
+                           size_t n, int32_t (*out)[2]);
+
+#define GROUP 16u
+
+static inline void many4(const rp_netset *s, const relaypol_addr *addrs,
+                         size_t n, int32_t (*out)[2])
+{
+    const fam *f = &s->f4;
+    for (size_t base = 0; base < n; base += GROUP) {
+        size_t m = n - base < GROUP ? n - base : GROUP;
+        uint32_t x[GROUP], d[GROUP];
+        for (size_t j = 0; j < m; j++) {
+            const relaypol_addr *a = &addrs[base + j];
+            x[j] = load_be32(a->bytes);
+            d[j] = a->family == RELAYPOL_AF_INET ? f->dir[x[j] >> 16]
+                                                 : DIR_LEAF;
+            /* A leaf has no bucket: prefetch the blob's first line. */
+            size_t off = d[j] & DIR_LEAF ? 0 : (size_t)(d[j] & DIR_OFF);
+            const uint8_t *b = f->blob + off * V4_UNIT;
+            __builtin_prefetch(b);
+            __builtin_prefetch(b + 64);
+        }
+        for (size_t j = 0; j < m; j++) {
+            const relaypol_addr *a = &addrs[base + j];
+            if (a->family == RELAYPOL_AF_INET)
+                decode(s, lookup4_dir(f, x[j], d[j]), out[base + j]);
+            else
+                rp_netset_lookup(s, a, out[base + j]);
+        }
+    }
+}
+
+void rp_netset_lookup_many(const rp_netset *s, const relaypol_addr *addrs,
+                           size_t n, int32_t (*out)[2])
+{
+    /* Only the IPv4 index has a second level worth overlapping; anything
+     * else (small sets, non-contiguous masks) goes one at a time. */
+    if (!s->f4.dir || s->n_nc4) {
+        for (size_t i = 0; i < n; i++)
+            rp_netset_lookup(s, &addrs[i], out[i]);
+        return;
+    }
+    many4(s, addrs, n, out);
 }
 
 void rp_netset_free(rp_alloc *a, rp_netset *s)
