@@ -51,7 +51,10 @@ case $lib in
 esac
 
 # shellcheck disable=SC2086 # $link is a list of words
-if ! "$cc" -std=c11 -Wall -Wextra -Werror -I"$src/include" \
+# EXTRA_CFLAGS: what the library was built with that a program linking
+# it needs too (meson passes the sanitizer flags of a sanitizer build).
+# shellcheck disable=SC2086
+if ! "$cc" -std=c11 -Wall -Wextra -Werror ${EXTRA_CFLAGS:-} -I"$src/include" \
         -o "$T/example" "$T/example.c" $link >"$T/cc.log" 2>&1; then
     echo "FAIL: the README example does not compile:"
     sed 's/^/  /' "$T/cc.log"
