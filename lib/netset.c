@@ -485,6 +485,7 @@ static int pfx_cmp(const void *pa, const void *pb)
  * in a few milliseconds instead of a quarter of a second. */
 #define KEY4_IDX_BITS 25u
 #define RADIX_BITS 13u
+#define RADIX_MIN 4096u
 
 static bool radix_sort64(rp_alloc *a, uint64_t *k, size_t n, unsigned from,
                          unsigned to)
@@ -981,7 +982,10 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
         p->tag = lists[i] ? 1 : 0;
     }
 
-    if (fb[0].np > 1 && n <= ((size_t)1 << KEY4_IDX_BITS)) {
+    /* Small sets keep the comparison sort: the radix sort's 64 KiB
+     * counting table and scratch copy would dominate a firmware arena's
+     * peak for a list of a hundred entries, and saves nothing there. */
+    if (fb[0].np >= RADIX_MIN && n <= ((size_t)1 << KEY4_IDX_BITS)) {
         size_t np = fb[0].np;
         uint64_t *keys = rp_malloc(a, np * sizeof *keys);
         if (!keys)
