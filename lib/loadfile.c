@@ -47,9 +47,24 @@ relaypol_status relaypol_policy_load_file(const char *path,
     size_t len = 0, cap = 0;
     relaypol_status st = RELAYPOL_OK;
     for (;;) {
-        if (!rp_grow(&a, (void **)&buf, &cap, len + 65536, 1)) {
-            st = io_fail(err, path, RELAYPOL_ERR_NOMEM, "out of memory");
-            break;
+        /* Never ask for more than the limit plus one byte: that byte is
+         * how a file just over the limit is recognised. */
+        size_t want = len + 65536;
+        if (want > (size_t)RELAYPOL_MAX_FILE_SIZE + 1)
+            want = (size_t)RELAYPOL_MAX_FILE_SIZE + 1;
+        if (cap < want) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            if (ncap < want)
+                ncap = want;
+            if (ncap > (size_t)RELAYPOL_MAX_FILE_SIZE + 1)
+                ncap = (size_t)RELAYPOL_MAX_FILE_SIZE + 1;
+            char *nb = rp_realloc(&a, buf, cap, ncap);
+            if (!nb) {
+                st = io_fail(err, path, RELAYPOL_ERR_NOMEM, "out of memory");
+                break;
+            }
+            buf = nb;
+            cap = ncap;
         }
         size_t n = fread(buf + len, 1, cap - len, f);
         len += n;
