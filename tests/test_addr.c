@@ -275,7 +275,7 @@ START_TEST(random_strings_agree_with_pton)
     static const char alphabet[] = "0123456789abcdefABCDEF::::....x%/ g";
     uint64_t st = 0x9e3779b97f4a7c15ULL;
     char s[32];
-    for (int iter = 0; iter < 300000; iter++) {
+    for (int iter = 0; iter < (int)tu_scale(300000); iter++) {
         size_t n = (size_t)(rng_next(&st) % 24);
         for (size_t k = 0; k < n; k++)
             s[k] = alphabet[rng_next(&st) % (sizeof alphabet - 1)];
@@ -290,7 +290,7 @@ START_TEST(mutations_agree_with_pton)
     static const char pool[] = "0123456789abcdef:.";
     uint64_t st = 12345;
     char s[64];
-    for (int iter = 0; iter < 200000; iter++) {
+    for (int iter = 0; iter < (int)tu_scale(200000); iter++) {
         const struct valid_case *c =
             &valid_cases[rng_next(&st) % (sizeof valid_cases /
                                           sizeof valid_cases[0])];
@@ -360,7 +360,7 @@ START_TEST(random_round_trip)
     uint64_t st = 42;
     char buf[RELAYPOL_ADDR_STRLEN];
     char ntop[INET6_ADDRSTRLEN];
-    for (int iter = 0; iter < 100000; iter++) {
+    for (int iter = 0; iter < (int)tu_scale(100000); iter++) {
         relaypol_addr a, b;
         random_addr(&st, &a);
         size_t n = relaypol_addr_format(&a, buf, sizeof buf);

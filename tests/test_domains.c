@@ -272,7 +272,7 @@ END_TEST
  * not, and free returns every byte. */
 START_TEST(test_large_set)
 {
-    enum { N = 60000 };
+    const size_t N = tu_scale(60000);
     char **pats = calloc(N, sizeof *pats);
     size_t *lens = calloc(N, sizeof *lens);
     ck_assert(pats && lens);

@@ -480,7 +480,7 @@ START_TEST(test_random_inputs)
     static const char alphabet[] =
         "<>@\"\\[]:,.%! =-abcxyzABC0129IPv6:ffffNOTIFY;()\t\r\n";
     uint64_t seed = 0x5eed0f7e1a7b0c1dULL;
-    const long rounds = 300000;
+    const long rounds = (long)tu_scale(300000);
     long oks = 0;
     char tmp[320];
     for (long k = 0; k < rounds; k++) {

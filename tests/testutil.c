@@ -21,6 +21,14 @@ const char *tu_src(const char *rel)
     return buf;
 }
 
+size_t tu_scale(size_t n)
+{
+    const char *q = getenv("RELAYPOL_TEST_QUICK");
+    if (!q || !*q || strcmp(q, "0") == 0)
+        return n;
+    return n / 50 ? n / 50 : 1;
+}
+
 relaypol_policy *tu_load(const char *text)
 {
     relaypol_policy *p = NULL;
