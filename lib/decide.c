@@ -377,6 +377,25 @@ const char *relaypol_auth_name(relaypol_auth a)
     return "unknown";
 }
 
+const char *relaypol_route_name(uint32_t bit)
+{
+    switch (bit) {
+    case RELAYPOL_ROUTE_PERCENT:
+        return "percent";
+    case RELAYPOL_ROUTE_BANG:
+        return "bang";
+    case RELAYPOL_ROUTE_SOURCE:
+        return "source-route";
+    case RELAYPOL_ROUTE_QUOTED_AT:
+        return "quoted-at";
+    case RELAYPOL_ROUTE_EXTRA_AT:
+        return "extra-at";
+    case RELAYPOL_ROUTE_LITERAL:
+        return "literal";
+    }
+    return "unknown";
+}
+
 const char *relaypol_rcpt_error_name(relaypol_rcpt_error e)
 {
     switch (e) {
@@ -476,20 +495,12 @@ static void put_uint(sbuf *b, unsigned long v)
 
 static void put_route(sbuf *b, uint32_t route)
 {
-    static const struct { uint32_t bit; const char *name; } names[] = {
-        {RELAYPOL_ROUTE_PERCENT, "percent"},
-        {RELAYPOL_ROUTE_BANG, "bang"},
-        {RELAYPOL_ROUTE_SOURCE, "source-route"},
-        {RELAYPOL_ROUTE_QUOTED_AT, "quoted-at"},
-        {RELAYPOL_ROUTE_EXTRA_AT, "extra-at"},
-        {RELAYPOL_ROUTE_LITERAL, "literal"},
-    };
     bool first = true;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (route & names[i].bit) {
+    for (uint32_t bit = 1; bit <= RELAYPOL_ROUTE_LITERAL; bit <<= 1)
+        if (route & bit) {
             if (!first)
                 put(b, ",", 1);
-            puts_(b, names[i].name);
+            puts_(b, relaypol_route_name(bit));
             first = false;
         }
 }

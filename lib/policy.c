@@ -433,18 +433,13 @@ static relaypol_status add_user_token(parser *ps, const char *s, size_t n)
 
 static relaypol_status add_routing(parser *ps, const char *s, size_t n)
 {
-    static const struct { const char *name; uint32_t bit; } forms[] = {
-        {"percent", RELAYPOL_ROUTE_PERCENT},
-        {"bang", RELAYPOL_ROUTE_BANG},
-        {"source-route", RELAYPOL_ROUTE_SOURCE},
-        {"quoted-at", RELAYPOL_ROUTE_QUOTED_AT},
-        {"extra-at", RELAYPOL_ROUTE_EXTRA_AT},
-    };
     if (ieq(s, n, "none"))
         return RELAYPOL_OK;
-    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
-        if (ieq(s, n, forms[i].name)) {
-            ps->p->allow_routing |= forms[i].bit;
+    /* Every routing form can be trusted except a literal, which is not
+     * routing but a destination (decided against ServerAddresses). */
+    for (uint32_t bit = 1; bit < RELAYPOL_ROUTE_LITERAL; bit <<= 1)
+        if (ieq(s, n, relaypol_route_name(bit))) {
+            ps->p->allow_routing |= bit;
             return RELAYPOL_OK;
         }
     return fail(ps, RELAYPOL_ERR_POLICY, ps->line, col_of(ps, s),

@@ -222,6 +222,13 @@ START_TEST(names_are_total)
         ck_assert_str_ne(relaypol_rcpt_error_name((relaypol_rcpt_error)e),
                          "unknown");
     ck_assert_str_eq(relaypol_auth_name(RELAYPOL_AUTH_NO_TLS), "no-tls");
+    ck_assert_str_eq(relaypol_route_name(RELAYPOL_ROUTE_SOURCE),
+                     "source-route");
+    ck_assert_str_eq(relaypol_route_name(RELAYPOL_ROUTE_LITERAL), "literal");
+    ck_assert_str_eq(relaypol_route_name(RELAYPOL_ROUTE_PERCENT |
+                                         RELAYPOL_ROUTE_BANG),
+                     "unknown");
+    ck_assert_str_eq(relaypol_route_name(0), "unknown");
 }
 END_TEST
 

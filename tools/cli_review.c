@@ -785,16 +785,10 @@ static const char *submission_text(int s)
 
 static void route_text(uint32_t r, char *buf, size_t len)
 {
-    static const struct { uint32_t bit; const char *name; } names[] = {
-        {RELAYPOL_ROUTE_PERCENT, "percent"}, {RELAYPOL_ROUTE_BANG, "bang"},
-        {RELAYPOL_ROUTE_SOURCE, "source-route"},
-        {RELAYPOL_ROUTE_QUOTED_AT, "quoted-at"},
-        {RELAYPOL_ROUTE_EXTRA_AT, "extra-at"},
-    };
     buf[0] = '\0';
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (r & names[i].bit)
-            mcat(buf, len, "%s%s", buf[0] ? "," : "", names[i].name);
+    for (uint32_t bit = 1; bit < RELAYPOL_ROUTE_LITERAL; bit <<= 1)
+        if (r & bit)
+            mcat(buf, len, "%s%s", buf[0] ? "," : "", relaypol_route_name(bit));
     if (!buf[0])
         snprintf(buf, len, "none");
 }

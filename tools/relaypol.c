@@ -373,28 +373,14 @@ void cli_text_value(FILE *f, const char *s)
     cli_text(f, s, n, quote);
 }
 
-static const struct {
-    uint32_t bit;
-    const char *name;
-} route_names[] = {
-    {RELAYPOL_ROUTE_PERCENT, "percent"},
-    {RELAYPOL_ROUTE_BANG, "bang"},
-    {RELAYPOL_ROUTE_SOURCE, "source-route"},
-    {RELAYPOL_ROUTE_QUOTED_AT, "quoted-at"},
-    {RELAYPOL_ROUTE_EXTRA_AT, "extra-at"},
-    {RELAYPOL_ROUTE_LITERAL, "literal"},
-};
-
-#define N_ROUTE_NAMES (sizeof route_names / sizeof route_names[0])
-
 void cli_route_text(FILE *f, uint32_t route, const char *sep)
 {
     const char *s = "";
-    for (size_t i = 0; i < N_ROUTE_NAMES; i++) {
-        if (route & route_names[i].bit) {
-            fprintf(f, "%s%s", s, route_names[i].name);
+    for (uint32_t bit = 1; bit <= RELAYPOL_ROUTE_LITERAL; bit <<= 1) {
+        if (route & bit) {
+            fprintf(f, "%s%s", s, relaypol_route_name(bit));
             s = sep;
-            route &= ~route_names[i].bit;
+            route &= ~bit;
         }
     }
     /* Bits a newer library knows and this tool does not: show them
@@ -407,11 +393,11 @@ void cli_route_json(FILE *f, uint32_t route)
 {
     putc('[', f);
     const char *s = "";
-    for (size_t i = 0; i < N_ROUTE_NAMES; i++) {
-        if (route & route_names[i].bit) {
-            fprintf(f, "%s\"%s\"", s, route_names[i].name);
+    for (uint32_t bit = 1; bit <= RELAYPOL_ROUTE_LITERAL; bit <<= 1) {
+        if (route & bit) {
+            fprintf(f, "%s\"%s\"", s, relaypol_route_name(bit));
             s = ",";
-            route &= ~route_names[i].bit;
+            route &= ~bit;
         }
     }
     if (route)

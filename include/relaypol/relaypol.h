@@ -393,6 +393,10 @@ RELAYPOL_API const char *relaypol_verdict_name(relaypol_verdict v);
 RELAYPOL_API const char *relaypol_step_name(relaypol_step s);
 RELAYPOL_API const char *relaypol_rcpt_error_name(relaypol_rcpt_error e);
 RELAYPOL_API const char *relaypol_auth_name(relaypol_auth a);
+/* The name of one RELAYPOL_ROUTE_* bit: "percent", "bang", "source-route",
+ * "quoted-at", "extra-at" or "literal" (the words AllowRouting takes);
+ * "unknown" for anything else. */
+RELAYPOL_API const char *relaypol_route_name(uint32_t bit);
 
 /* ------------------------------------------------------------ inspection */
 
