@@ -53,19 +53,11 @@ static PyObject *ipv4_type, *ipv6_type; /* ipaddress.IPv4Address, ... */
 /* Interned names. */
 static PyObject *s_packed, *s_scope_id;
 
-/* Route bits in the order of relaypol_explain()'s names. */
-static const struct {
-    uint32_t bit;
-    const char *name;
-} route_names[] = {
-    {RELAYPOL_ROUTE_PERCENT, "percent"},
-    {RELAYPOL_ROUTE_BANG, "bang"},
-    {RELAYPOL_ROUTE_SOURCE, "source-route"},
-    {RELAYPOL_ROUTE_QUOTED_AT, "quoted-at"},
-    {RELAYPOL_ROUTE_EXTRA_AT, "extra-at"},
-    {RELAYPOL_ROUTE_LITERAL, "literal"},
-};
-#define N_ROUTES (sizeof route_names / sizeof route_names[0])
+/* Route bits 1 << i up to RELAYPOL_ROUTE_LITERAL, named by
+ * relaypol_route_name() as in relaypol_explain(). */
+#define N_ROUTES 6
+_Static_assert(RELAYPOL_ROUTE_LITERAL == 1u << (N_ROUTES - 1),
+               "N_ROUTES covers every routing bit");
 static PyObject *route_str[N_ROUTES];
 
 static int ready(void)
@@ -765,7 +757,7 @@ DECISION_GETTER(route)
     if (!set)
         return NULL;
     for (size_t i = 0; i < N_ROUTES; i++)
-        if ((self->d.route & route_names[i].bit) &&
+        if ((self->d.route & (1u << i)) &&
             PySet_Add(set, route_str[i]) < 0) {
             Py_DECREF(set);
             return NULL;
@@ -834,7 +826,7 @@ static PyObject *Decision_repr(DecisionObject *self)
     if (d->route) {
         PyObject *names = PyUnicode_FromString("");
         for (size_t i = 0; names && i < N_ROUTES; i++)
-            if (d->route & route_names[i].bit)
+            if (d->route & (1u << i))
                 Py_SETREF(names,
                           PyUnicode_FromFormat("%U%s%U", names,
                                                PyUnicode_GET_LENGTH(names)
@@ -1042,7 +1034,7 @@ PyMODINIT_FUNC PyInit__relaypol(void)
         if (!(arg_str[i] = PyUnicode_InternFromString(arg_names[i])))
             return NULL;
     for (size_t i = 0; i < N_ROUTES; i++)
-        if (!(route_str[i] = PyUnicode_InternFromString(route_names[i].name)))
+        if (!(route_str[i] = PyUnicode_InternFromString(relaypol_route_name(1u << i))))
             return NULL;
 
     PyObject *m = PyModule_Create(&module_def);
