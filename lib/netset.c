@@ -479,6 +479,38 @@ static int pfx_cmp(const void *pa, const void *pb)
     return a->idx < b->idx ? -1 : (a->idx > b->idx);
 }
 
+/* A heap sort: the C library's qsort may call malloc (glibc's does for
+ * arrays over 1 KiB), and a firmware build must see no heap call while
+ * loading; this one works in place.  pfx_cmp has no ties (idx differs). */
+static void pfx_sift(pfx *p, size_t root, size_t n)
+{
+    for (;;) {
+        size_t c = 2 * root + 1;
+        if (c >= n)
+            return;
+        if (c + 1 < n && pfx_cmp(&p[c], &p[c + 1]) < 0)
+            c++;
+        if (pfx_cmp(&p[root], &p[c]) >= 0)
+            return;
+        pfx t = p[root];
+        p[root] = p[c];
+        p[c] = t;
+        root = c;
+    }
+}
+
+static void pfx_sort(pfx *p, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        pfx_sift(p, i, n);
+    for (size_t end = n; end-- > 1;) {
+        pfx t = p[0];
+        p[0] = p[end];
+        p[end] = t;
+        pfx_sift(p, 0, end);
+    }
+}
+
 /* IPv4 prefixes sort as one 64-bit word, tag:1 start:32 len:6 idx:25, so
  * a stable LSD radix sort over the top 39 bits (the words arrive in index
  * order) replaces a comparison sort that dominated the build: 1M entries
@@ -635,7 +667,7 @@ static bool fam_intervals(rp_alloc *a, fambuild *b, k128 top, uint32_t n,
                           interner *in)
 {
     if (!b->sorted && b->np > 1)
-        qsort(b->p, b->np, sizeof(pfx), pfx_cmp);
+        pfx_sort(b->p, b->np);
     size_t split = 0;
     while (split < b->np && b->p[split].tag == 0)
         split++;

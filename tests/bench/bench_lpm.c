@@ -1272,8 +1272,12 @@ int main(int argc, char **argv)
             tput_of(w16, M_RP) / tput_of(w16, M_LIN), 3);
     sum_add(&s, "v4_16_cold_ratio_linear",
             cold_of(w16, M_RP) / cold_of(w16, M_LIN), 3);
+    /* Batched against batched, and the batch against rte_lpm's scalar. */
+    sum_add(&s, "v4_1M_batch_tput_ns", w1m ? tput_of(w1m, M_RPBATCH) : nan_, 2);
+    sum_add(&s, "v4_1M_batch_ratio",
+            anc ? tput_of(w1m, M_RPBATCH) / tput_of(anc, M_LPM) : nan_, 3);
     sum_add(&s, "v4_1M_bulk_ratio",
-            anc ? tput_of(w1m, M_RP) / tput_of(anc, M_LPMBULK) : nan_, 3);
+            anc ? tput_of(w1m, M_RPBATCH) / tput_of(anc, M_LPMBULK) : nan_, 3);
     sum_add(&s, "decide_cold_ns", median(dr.cold, dr.n), 2);
     sum_add(&s, "decide_warm_ns", median(dr.warm, dr.n), 2);
     sum_add(&s, "load_1M_s", o.quick ? nan_ : load_s, 3);
