@@ -4,7 +4,13 @@
 # command and fails, so nothing is half-installed behind the user's back.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-pkgs=$(sed -e 's/#.*//' "$here/debian-packages.txt" | tr -s ' \t' '\n' | grep -v '^$' | tr '\n' ' ')
+# "deps.sh demo": only the packages above the "-- tools/demo" marker.
+list=$here/debian-packages.txt
+if [ "${1:-}" = demo ]; then
+    pkgs=$(sed -e '/^# -- tools\/demo/,$d' -e 's/#.*//' "$list" | tr -s ' \t' '\n' | grep -v '^$' | tr '\n' ' ')
+else
+    pkgs=$(sed -e 's/#.*//' "$list" | tr -s ' \t' '\n' | grep -v '^$' | tr '\n' ' ')
+fi
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
