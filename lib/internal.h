@@ -133,6 +133,13 @@ void rp_netset_free(rp_alloc *a, rp_netset *s);
 void rp_netset_lookup(const rp_netset *s, const relaypol_addr *addr,
                       int32_t out[2]);
 
+/* The same answers for n addresses at once (out[i] for addrs[i]): the
+ * first-level entries of a group are read and their buckets requested
+ * before any is searched, so the group waits for memory about once.
+ * Never allocates; thread-safe. */
+void rp_netset_lookup_many(const rp_netset *s, const relaypol_addr *addrs,
+                           size_t n, int32_t (*out)[2]);
+
 /* ------------------------------------------------------------ domains.c */
 
 /* Accepted domains: exact names and "*.name" wildcards (any name strictly

@@ -383,16 +383,10 @@ void rp_netset_lookup(const rp_netset *s, const relaypol_addr *addr,
     }
 }
 
-/* Many lookups at once: the same answers as rp_netset_lookup for each
- * address, out[i] for addrs[i].  One lookup at a time, the CPU can only
- * overlap the bucket misses of the few lookups that fit its window; here
- * the index entries of a whole group are read and their buckets requested
- * first, and only then are the buckets searched, so a group of lookups
- * waits for memory about once.  Never allocates; thread-safe.
- * (Declared in internal.h's netset section's place by its users until the
- * header carries it.) */
-void rp_netset_lookup_many(const rp_netset *s, const relaypol_addr *addrs,
-                           size_t n, int32_t (*out)[2]);
+/* Many lookups at once (internal.h).  One lookup at a time, the CPU can
+ * only overlap the bucket misses of the few lookups that fit its window;
+ * reading a whole group's index entries and requesting their buckets
+ * first lets the misses of the group overlap. */
 
 #define GROUP 16u
 

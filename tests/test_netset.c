@@ -362,9 +362,6 @@ static relaypol_addr rnd_addr(rng *r, const rp_net *nets, size_t n, bool v6)
     return ad;
 }
 
-/* Not in internal.h yet: lib/netset.c declares it. */
-void rp_netset_lookup_many(const rp_netset *s, const relaypol_addr *addrs,
-                           size_t n, int32_t (*out)[2]);
 
 /* The batched lookup answers as the single one, in chunks of every length
  * (groups of 16 inside, ragged ends, mixed families). */

@@ -449,9 +449,6 @@ static inline int32_t rp6(const rp_netset *s, const uint8_t *x)
     return out[0];
 }
 
-/* Not in internal.h yet: lib/netset.c declares it. */
-void rp_netset_lookup_many(const rp_netset *s, const relaypol_addr *addrs,
-                           size_t n, int32_t (*out)[2]);
 
 /* ------------------------------------------------------------------ DPDK */
 
