@@ -111,7 +111,7 @@ static bool is_server_address(const relaypol_policy *p,
 }
 
 static void set_entry(relaypol_decision *out, const relaypol_policy *p,
-                      const rp_entry *en)
+                      const rp_hit *en)
 {
     out->entry = rp_str(p, en->text);
     out->entry_line = en->line;
@@ -142,13 +142,13 @@ static void decide_relay(const relaypol_policy *p, const relaypol_request *req,
      *    follows; this is what makes "allow a subnet except a few"
      *    (RelayFlags 3) work. */
     if ((flags & 1) && hit[0] >= 0) {
-        set_entry(out, p, rp_policy_entry(p, RP_LIST_DENY, hit[0]));
+        set_entry(out, p, rp_policy_hit(p, RP_LIST_DENY, hit[0]));
         finish(out, RELAYPOL_DENY, RELAYPOL_STEP_DENY_LIST, REPLY_DENIED);
         return;
     }
     /* 2. bit 2 and the client is in RelayAllowList. */
     if ((flags & 2) && hit[1] >= 0) {
-        set_entry(out, p, rp_policy_entry(p, RP_LIST_ALLOW, hit[1]));
+        set_entry(out, p, rp_policy_hit(p, RP_LIST_ALLOW, hit[1]));
         finish(out, RELAYPOL_RELAY, RELAYPOL_STEP_ALLOW_LIST, REPLY_OK);
         return;
     }
@@ -158,7 +158,7 @@ static void decide_relay(const relaypol_policy *p, const relaypol_request *req,
         int32_t lh[2] = {-1, -1};
         rp_netset_lookup(p->local_set, local, lh);
         if (lh[0] >= 0) {
-            set_entry(out, p, rp_policy_entry(p, RP_LIST_LOCAL, lh[0]));
+            set_entry(out, p, rp_policy_hit(p, RP_LIST_LOCAL, lh[0]));
             finish(out, RELAYPOL_RELAY, RELAYPOL_STEP_LOCAL_IP_LIST,
                    REPLY_OK);
             return;
@@ -214,7 +214,7 @@ static void decide_local(const relaypol_policy *p, const relaypol_request *req,
         int32_t hit[2] = {-1, -1};
         rp_netset_lookup(p->submit_set, client, hit);
         if (hit[0] >= 0) {
-            set_entry(out, p, rp_policy_entry(p, RP_LIST_SUBMIT, hit[0]));
+            set_entry(out, p, rp_policy_hit(p, RP_LIST_SUBMIT, hit[0]));
             finish(out, RELAYPOL_LOCAL, step, REPLY_OK);
             return;
         }

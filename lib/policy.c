@@ -925,7 +925,7 @@ static relaypol_status list_notes(parser *ps)
 
 /* Builds one compiled set from the entries of the given lists. */
 static relaypol_status build_set(parser *ps, int list_a, int list_b,
-                                 uint32_t **idx_out, size_t *n_out,
+                                 rp_hit **hit_out, size_t *n_out,
                                  rp_netset **set_out)
 {
     relaypol_policy *p = ps->p;
@@ -935,10 +935,10 @@ static relaypol_status build_set(parser *ps, int list_a, int list_b,
             n++;
     *n_out = n;
     if (n == 0) {
-        *idx_out = NULL;
+        *hit_out = NULL;
     } else {
-        *idx_out = rp_malloc(&p->alloc, n * sizeof **idx_out);
-        if (!*idx_out)
+        *hit_out = rp_malloc(&p->alloc, n * sizeof **hit_out);
+        if (!*hit_out)
             return nomem(ps);
     }
     rp_net *nets = NULL;
@@ -957,7 +957,8 @@ static relaypol_status build_set(parser *ps, int list_a, int list_b,
         const rp_entry *en = &p->entries[i];
         if (en->list != list_a && en->list != list_b)
             continue;
-        (*idx_out)[k] = (uint32_t)i;
+        (*hit_out)[k].text = en->text;
+        (*hit_out)[k].line = en->line;
         nets[k] = en->net;
         tags[k] = en->list == list_a ? 0 : 1;
         k++;
@@ -979,11 +980,11 @@ static relaypol_status compile(parser *ps)
         (st = apply_role(ps)) != RELAYPOL_OK ||
         (st = list_notes(ps)) != RELAYPOL_OK)
         return st;
-    if ((st = build_set(ps, RP_LIST_DENY, RP_LIST_ALLOW, &p->client_idx,
+    if ((st = build_set(ps, RP_LIST_DENY, RP_LIST_ALLOW, &p->client_hit,
                         &p->n_client, &p->client_set)) != RELAYPOL_OK ||
-        (st = build_set(ps, RP_LIST_LOCAL, -1, &p->local_idx, &p->n_local,
+        (st = build_set(ps, RP_LIST_LOCAL, -1, &p->local_hit, &p->n_local,
                         &p->local_set)) != RELAYPOL_OK ||
-        (st = build_set(ps, RP_LIST_SUBMIT, -1, &p->submit_idx,
+        (st = build_set(ps, RP_LIST_SUBMIT, -1, &p->submit_hit,
                         &p->n_submit, &p->submit_set)) != RELAYPOL_OK)
         return st;
     const char **pats = NULL;
@@ -1018,9 +1019,9 @@ static void policy_destroy(relaypol_policy *p)
     rp_netset_free(a, p->local_set);
     rp_netset_free(a, p->submit_set);
     rp_domains_free(a, p->domains);
-    rp_free(a, p->client_idx, p->n_client * sizeof *p->client_idx);
-    rp_free(a, p->local_idx, p->n_local * sizeof *p->local_idx);
-    rp_free(a, p->submit_idx, p->n_submit * sizeof *p->submit_idx);
+    rp_free(a, p->client_hit, p->n_client * sizeof *p->client_hit);
+    rp_free(a, p->local_hit, p->n_local * sizeof *p->local_hit);
+    rp_free(a, p->submit_hit, p->n_submit * sizeof *p->submit_hit);
     rp_free(a, p->entries, p->cap_entries * sizeof *p->entries);
     rp_free(a, p->domain_text, p->cap_domains * sizeof *p->domain_text);
     rp_free(a, p->domain_line, p->cap_domain_line * sizeof *p->domain_line);
@@ -1173,15 +1174,4 @@ size_t relaypol_policy_memory(const relaypol_policy *p)
 unsigned relaypol_policy_relay_flags(const relaypol_policy *p)
 {
     return p ? (unsigned)p->relay_flags : 0;
-}
-
-const rp_entry *rp_policy_entry(const relaypol_policy *p, enum rp_list list,
-                                int32_t pos)
-{
-    if (pos < 0)
-        return NULL;
-    const uint32_t *idx = list == RP_LIST_LOCAL    ? p->local_idx
-                          : list == RP_LIST_SUBMIT ? p->submit_idx
-                                                   : p->client_idx;
-    return &p->entries[idx[pos]];
 }
