@@ -2,6 +2,7 @@
 addresses folded to IPv4 as the C library does."""
 
 import ipaddress
+import random
 import unittest
 
 import relaypol
@@ -105,6 +106,71 @@ class TestAddressForms(unittest.TestCase):
                     self.p.decide(client, RCPT)
         with self.assertRaisesRegex(TypeError, "local must be"):
             self.p.decide("192.168.1.42", RCPT, local=42)
+
+
+class TestFastPaths(unittest.TestCase):
+    """The binding parses canonical dotted quads itself and reads
+    ipaddress objects' integer; both must agree with the library."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.p = support.example("example")
+
+    def agree(self, text):
+        fast, lib = relaypol._relaypol._parse_address(text)
+        if fast is not None:
+            self.assertEqual(fast, lib, text)
+        return fast
+
+    def test_dotted_quad_is_a_subset_of_the_library(self):
+        rng = random.Random(7)
+        octets = [str(i) for i in range(1000)] + ["00", "01", "000", "007", "0255", "0x1", ""]
+        for i in range(20000):
+            parts = [rng.choice(octets) for _ in range(rng.choice((3, 4, 4, 4, 5)))]
+            self.agree(".".join(parts))
+        alphabet = "0123456789.:x[] +-%/\x00\u0661"
+        for i in range(20000):
+            self.agree("".join(rng.choice(alphabet) for _ in range(rng.randrange(18))))
+        for text in ["0.0.0.0", "255.255.255.255", "1.2.3.4", "1.2.3.4.", ".1.2.3.4",
+                     "1..2.3", "1.2.3.04", "1.2.3.256", "1.2.3.1000", "1.2.3.4\x00",
+                     "\u0661.2.3.4", "1.2.3.4 ", "01.2.3.4", "0.00.0.0"]:
+            self.agree(text)
+
+    def test_dotted_quad_covers_canonical_quads(self):
+        # Not a semantic requirement: a check that the fast path is used.
+        rng = random.Random(8)
+        for _ in range(20000):
+            a = ipaddress.IPv4Address(rng.getrandbits(32))
+            self.assertEqual(self.agree(str(a)), a.packed)
+
+    def test_ipaddress_objects_agree_with_packed(self):
+        rng = random.Random(9)
+        for _ in range(2000):
+            for a in (ipaddress.IPv4Address(rng.getrandbits(32)),
+                      ipaddress.IPv6Address(rng.getrandbits(128)),
+                      ipaddress.IPv6Address(rng.getrandbits(32) | 0xFFFF00000000)):
+                with self.subTest(a=a):
+                    self.assertEqual(self.p.decide(a, RCPT).client,
+                                     self.p.decide(a.packed, RCPT).client)
+        for a in ("0.0.0.0", "255.255.255.255", "::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"):
+            obj = ipaddress.ip_address(a)
+            self.assertEqual(self.p.decide(obj, RCPT).client, obj)
+
+    def test_subclass_uses_packed(self):
+        # A subclass may redefine .packed; the binding then reads it.
+        class Odd(ipaddress.IPv4Address):
+            @property
+            def packed(self):
+                return bytes([192, 168, 1, 3])
+
+        d = self.p.decide(Odd("8.8.8.8"), RCPT)
+        self.assertEqual(d.client, ipaddress.IPv4Address("192.168.1.3"))
+
+        class Zoned(ipaddress.IPv6Address):
+            pass
+
+        with self.assertRaisesRegex(relaypol.AddressError, "zone"):
+            self.p.decide(Zoned("fe80::1%eth0"), RCPT)
 
 
 class TestMappedFolding(unittest.TestCase):
