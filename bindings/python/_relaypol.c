@@ -32,6 +32,17 @@
 
 #include <relaypol/relaypol.h>
 
+/* Read-only object members (PyMemberDef), named as in the running
+ * Python's headers. */
+#if PY_VERSION_HEX >= 0x030C0000
+#define MEMBER_OBJECT Py_T_OBJECT_EX
+#define MEMBER_READONLY Py_READONLY
+#else
+#include <structmember.h>
+#define MEMBER_OBJECT T_OBJECT_EX
+#define MEMBER_READONLY READONLY
+#endif
+
 /* Build with -DRELAYPOL_PY_RELEASE_GIL=1 to release the GIL around each
  * decision (measured slower; see the top of this file). */
 #ifndef RELAYPOL_PY_RELEASE_GIL
@@ -79,6 +90,17 @@ static PyObject *table_get(PyObject *table, long value)
             return Py_NewRef(o);
     }
     return PyLong_FromLong(value);
+}
+
+/* table_get() for the hot path: the value is always in range there. */
+static inline PyObject *table_ref(PyObject *table, long value)
+{
+    if ((unsigned long)value < (unsigned long)PyTuple_GET_SIZE(table)) {
+        PyObject *o = PyTuple_GET_ITEM(table, value);
+        if (o != Py_None)
+            return Py_NewRef(o);
+    }
+    return table_get(table, value);
 }
 
 /* Text borrowed from the policy (or static) as str.  Policy files are
@@ -182,38 +204,41 @@ static int packed_address(const void *buf, Py_ssize_t len, const char *what,
 
 /* The common case of a text address, a canonical dotted quad
  * ("192.0.2.1": four decimal octets of 1-3 digits, no leading zero, none
- * above 255), parsed in ~40 instructions where the general parser takes
+ * above 255), parsed in ~60 instructions where the general parser takes
  * ~350.  Returns 0 for anything else, which then goes to
  * relaypol_addr_parse(): this only ever accepts a subset of what the
  * library accepts, with the same result (test_addresses checks it against
- * the library), so errors and every other form stay the library's. */
+ * the library), so errors and every other form stay the library's.
+ * s[n] must be '\0' (as both of Python's UTF-8 views guarantee): it stops
+ * every scan, so no digit needs a bounds check. */
 static int dotted_quad(const char *s, Py_ssize_t n, uint8_t out[4])
 {
-    const char *end = s + n;
+    const unsigned char *u = (const unsigned char *)s;
     if (n < 7 || n > 15)
         return 0;
-    for (int k = 0; k < 4; k++) {
-        if (k > 0 && (s == end || *s++ != '.'))
-            return 0;
-        if (s == end)
-            return 0;
-        unsigned v = (unsigned)(unsigned char)*s++ - '0';
+    for (int k = 0;; k++) {
+        unsigned v = (unsigned)*u++ - '0', c;
         if (v > 9)
             return 0;
-        /* "0" is a whole octet: "01" falls through to the library, which
-         * says why it refuses it. */
-        for (int j = 0; v != 0 && j < 2 && s != end; j++) {
-            unsigned c = (unsigned)(unsigned char)*s - '0';
-            if (c > 9)
-                break;
+        /* A "0" octet is whole: "01" is left to the library, which says
+         * why it refuses it. */
+        if (v != 0 && (c = (unsigned)*u - '0') <= 9) {
             v = v * 10 + c;
-            s++;
+            u++;
+            if ((c = (unsigned)*u - '0') <= 9) {
+                v = v * 10 + c;
+                u++;
+                if (v > 255)
+                    return 0;
+            }
         }
-        if (v > 255)
-            return 0;
         out[k] = (uint8_t)v;
+        if (k == 3)
+            break;
+        if (*u++ != '.')
+            return 0;
     }
-    return s == end;
+    return (const char *)u == s + n;
 }
 
 /* A text address: the dotted-quad fast path, else the library's parser. */
@@ -434,11 +459,18 @@ static PyObject *raise_load_error(const relaypol_error *err, int saved_errno)
 
 /* ------------------------------------------------------------------ Policy */
 
+/* Decision.reply as str, by the address of the C text: the replies are a
+ * handful of constant strings (static in the library, or at least owned by
+ * the policy), so each is converted once per policy, not on every read. */
+#define N_REPLIES 16
+
 typedef struct {
     PyObject_HEAD
     relaypol_policy *p;
     PyObject *source;   /* str: the name used in messages */
     PyObject *weakrefs;
+    const char *reply_text[N_REPLIES]; /* filled in order; NULL: free */
+    PyObject *reply_str[N_REPLIES];
 } PolicyObject;
 
 static PyTypeObject PolicyType;
@@ -454,6 +486,8 @@ static PyObject *policy_new(relaypol_policy *p, PyObject *source)
     self->p = p;
     self->source = Py_NewRef(source);
     self->weakrefs = NULL;
+    memset(self->reply_text, 0, sizeof self->reply_text);
+    memset(self->reply_str, 0, sizeof self->reply_str);
     return (PyObject *)self;
 }
 
@@ -461,6 +495,8 @@ static void Policy_dealloc(PolicyObject *self)
 {
     if (self->weakrefs)
         PyObject_ClearWeakRefs((PyObject *)self);
+    for (size_t i = 0; i < N_REPLIES; i++)
+        Py_XDECREF(self->reply_str[i]);
     relaypol_policy_free(self->p);
     Py_XDECREF(self->source);
     PyObject_Free(self);
@@ -593,8 +629,17 @@ static const char *const arg_names[N_ARGS] = {
     "client", "recipient", "local", "user", "tls", "client_name", "internal"};
 static PyObject *arg_str[N_ARGS];
 
+/* verdict, step and auth are stored as the enum members, which costs two
+ * reference counts each per decision, so that reading them is a slot
+ * read: CPython (3.11+) specializes LOAD_ATTR on a T_OBJECT_EX member into
+ * a few instructions, where a getter is a full descriptor call (~30 ns,
+ * as much as the binding's whole share of decide()).  The rest is
+ * converted when read. */
 typedef struct {
     PyObject_HEAD
+    PyObject *verdict;      /* Verdict member */
+    PyObject *step;         /* Step member */
+    PyObject *auth;         /* Auth member */
     PolicyObject *policy;   /* owns the strings d borrows */
     PyObject *recipient;    /* the request's text, for the explanation */
     PyObject *user;         /* or NULL */
@@ -603,6 +648,30 @@ typedef struct {
     uint32_t flags;
     relaypol_decision d;
 } DecisionObject;
+
+/* relaypol_request_init() and relaypol_decision_init() results, made once
+ * at import: copying them is a few moves, calling them a call and a
+ * memset each (the size fields are the point; the rest is zero). */
+static relaypol_request request_template;
+static relaypol_decision decision_template;
+
+/* Freed Decisions kept for the next decide(): pymalloc's allocation and
+ * free cost ~150 instructions, a tenth of a whole decision.  Protected by
+ * the GIL, which this single-phase module always runs under (even on a
+ * free-threaded build, which re-enables the GIL for it). */
+#define N_FREE_DECISIONS 16
+static DecisionObject *free_decisions[N_FREE_DECISIONS];
+static int n_free_decisions;
+
+static DecisionObject *decision_alloc(void)
+{
+    if (n_free_decisions > 0) {
+        DecisionObject *d = free_decisions[--n_free_decisions];
+        PyObject_Init((PyObject *)d, &DecisionType);
+        return d;
+    }
+    return PyObject_New(DecisionObject, &DecisionType);
+}
 
 /* Vectorcall: argument parsing by hand, because the generic parsers cost
  * as much as the decision. */
@@ -654,8 +723,7 @@ static PyObject *Policy_decide(PolicyObject *self, PyObject *const *args,
         return NULL;
     }
 
-    relaypol_request req;
-    relaypol_request_init(&req);
+    relaypol_request req = request_template;
     if (addr_arg(a[A_CLIENT], "client", &req.client) < 0)
         return NULL;
     if (a[A_LOCAL] && a[A_LOCAL] != Py_None &&
@@ -684,10 +752,10 @@ static PyObject *Policy_decide(PolicyObject *self, PyObject *const *args,
             req.flags |= bool_flag[i];
     }
 
-    DecisionObject *d = PyObject_New(DecisionObject, &DecisionType);
+    DecisionObject *d = decision_alloc();
     if (!d)
         return NULL;
-    relaypol_decision_init(&d->d);
+    d->d = decision_template;
     relaypol_status st;
 #if RELAYPOL_PY_RELEASE_GIL
     /* Off by default: kept only to repeat the measurement (README.md). */
@@ -703,9 +771,16 @@ static PyObject *Policy_decide(PolicyObject *self, PyObject *const *args,
     d->client_name = Py_XNewRef(name);
     d->local = req.local;
     d->flags = req.flags;
+    d->verdict = d->step = d->auth = NULL;
     if (st != RELAYPOL_OK) {
         Py_DECREF(d);
         return raise_status(st);
+    }
+    if (!(d->verdict = table_ref(verdicts, (long)d->d.verdict)) ||
+        !(d->step = table_ref(steps, (long)d->d.step)) ||
+        !(d->auth = table_ref(auths, (long)d->d.auth))) {
+        Py_DECREF(d);
+        return NULL;
     }
     return (PyObject *)d;
 }
@@ -829,33 +904,21 @@ static PyTypeObject PolicyType = {
 
 static void Decision_dealloc(DecisionObject *self)
 {
+    Py_XDECREF(self->verdict);
+    Py_XDECREF(self->step);
+    Py_XDECREF(self->auth);
     Py_DECREF(self->policy);
     Py_DECREF(self->recipient);
     Py_XDECREF(self->user);
     Py_XDECREF(self->client_name);
-    PyObject_Free(self);
+    if (n_free_decisions < N_FREE_DECISIONS)
+        free_decisions[n_free_decisions++] = self;
+    else
+        PyObject_Free(self);
 }
 
 #define DECISION_GETTER(name) \
     static PyObject *Decision_get_##name(DecisionObject *self, void *closure)
-
-DECISION_GETTER(verdict)
-{
-    (void)closure;
-    return table_get(verdicts, (long)self->d.verdict);
-}
-
-DECISION_GETTER(step)
-{
-    (void)closure;
-    return table_get(steps, (long)self->d.step);
-}
-
-DECISION_GETTER(auth)
-{
-    (void)closure;
-    return table_get(auths, (long)self->d.auth);
-}
 
 DECISION_GETTER(rcpt_error)
 {
@@ -880,7 +943,20 @@ DECISION_GETTER(line)
 DECISION_GETTER(reply)
 {
     (void)closure;
-    return text_or_none(self->d.reply);
+    PolicyObject *p = self->policy;
+    const char *text = self->d.reply;
+    size_t i;
+    if (!text)
+        Py_RETURN_NONE;
+    for (i = 0; i < N_REPLIES && p->reply_text[i]; i++)
+        if (p->reply_text[i] == text)
+            return Py_NewRef(p->reply_str[i]);
+    PyObject *r = text_or_none(text);
+    if (r && i < N_REPLIES) {
+        p->reply_str[i] = Py_NewRef(r);
+        p->reply_text[i] = text;
+    }
+    return r;
 }
 
 DECISION_GETTER(route)
@@ -902,12 +978,6 @@ DECISION_GETTER(client)
 {
     (void)closure;
     return addr_to_python(&self->d.client);
-}
-
-DECISION_GETTER(policy)
-{
-    (void)closure;
-    return Py_NewRef(self->policy);
 }
 
 /* The explanation needs the request: rebuilt from what decide() kept. */
@@ -1000,22 +1070,30 @@ out:
 
 #define G(name, doc) {#name, (getter)Decision_get_##name, NULL, doc, NULL}
 static PyGetSetDef Decision_getset[] = {
-    G(verdict, "Verdict.LOCAL, Verdict.RELAY or Verdict.DENY (a str)."),
-    G(step, "The Step (rule) that decided."),
     G(entry, "The list entry, domain or user/group that decided, as "
              "written in the policy; None when none did."),
     G(line, "The policy line of entry; None when none."),
     G(reply, "The SMTP reply to send for this RCPT."),
     G(explanation, "A one-line explanation for logs."),
     G(route, "frozenset of the routing forms seen in the recipient."),
-    G(auth, "What happened to the client's authentication (Auth)."),
     G(rcpt_error, "Why the recipient is malformed (RcptError), or None."),
     G(client, "The client as decided: an IPv4-mapped IPv6 address is "
               "folded to IPv4."),
-    G(policy, "The Policy that decided."),
     {NULL, NULL, NULL, NULL, NULL},
 };
 #undef G
+
+#define M(name, doc)                                                      \
+    {#name, MEMBER_OBJECT, offsetof(DecisionObject, name), MEMBER_READONLY, \
+     doc}
+static PyMemberDef Decision_members[] = {
+    M(verdict, "Verdict.LOCAL, Verdict.RELAY or Verdict.DENY (a str)."),
+    M(step, "The Step (rule) that decided."),
+    M(auth, "What happened to the client's authentication (Auth)."),
+    M(policy, "The Policy that decided."),
+    {NULL, 0, 0, 0, NULL},
+};
+#undef M
 
 static PyTypeObject DecisionType = {
     PyVarObject_HEAD_INIT(NULL, 0)
@@ -1025,6 +1103,7 @@ static PyTypeObject DecisionType = {
     .tp_repr = (reprfunc)Decision_repr,
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "The answer of Policy.decide(); read-only.",
+    .tp_members = Decision_members,
     .tp_getset = Decision_getset,
 };
 
@@ -1200,6 +1279,9 @@ PyMODINIT_FUNC PyInit__relaypol(void)
     for (size_t i = 0; i < N_ROUTES; i++)
         if (!(route_str[i] = PyUnicode_InternFromString(relaypol_route_name(1u << i))))
             return NULL;
+
+    relaypol_request_init(&request_template);
+    relaypol_decision_init(&decision_template);
 
     PyObject *m = PyModule_Create(&module_def);
     if (!m)

@@ -280,6 +280,30 @@ class TestDecisionObject(unittest.TestCase):
             relaypol.Decision()
 
 
+    def test_many_alive_at_once(self):
+        # Freed Decisions are reused: live ones must never share state.
+        p, q = self.p, support.policy("RelayFlags = 1\n[RelayDenyList]\n10.0.0.0/8\n")
+        cases = [(p, "192.168.1.42", "<a@example.net>", Verdict.RELAY, Step.ALLOW_LIST, OK),
+                 (p, "203.0.113.9", "<a@example.net>", Verdict.DENY, Step.NO_RULE, DENIED),
+                 (p, "203.0.113.9", "<a@example.com>", Verdict.LOCAL, Step.ACCEPTED_DOMAIN, OK),
+                 (q, "10.1.2.3", "<a@example.net>", Verdict.DENY, Step.DENY_LIST, DENIED),
+                 (q, "11.1.2.3", "<a@example.net>", Verdict.RELAY, Step.ONLY_DENY_BIT, OK)]
+        for rounds in range(3):
+            alive = [(c, c[0].decide(c[1], c[2])) for c in cases * 20]
+            for (pol, client, _, verdict, step, reply), d in alive:
+                self.assertIs(d.policy, pol)
+                self.assertIs(d.verdict, verdict)
+                self.assertIs(d.step, step)
+                self.assertEqual(d.reply, reply)
+                self.assertEqual(d.client, ipaddress.ip_address(client))
+            del alive, d
+
+    def test_reply_is_stable(self):
+        d = self.p.decide("203.0.113.9", "<victim@example.net>")
+        self.assertEqual([d.reply for _ in range(3)], [DENIED] * 3)
+        self.assertIs(type(d.reply), str)
+
+
 class TestPolicy(unittest.TestCase):
     def test_properties(self):
         p = support.example("example")
