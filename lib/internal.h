@@ -186,6 +186,11 @@ typedef struct rp_rcpt {
 relaypol_rcpt_error rp_rcpt_parse(const char *s, size_t n, int mode,
                                   rp_rcpt *out);
 
+/* The same without the fast path for the common "<local@domain>" shape:
+ * what rp_rcpt_parse must agree with (tests and fuzzers compare them). */
+relaypol_rcpt_error rp_rcpt_parse_full(const char *s, size_t n, int mode,
+                                       rp_rcpt *out);
+
 /* ------------------------------------------------------------ policy.c */
 
 /* Which list an entry belongs to. */

@@ -456,8 +456,8 @@ static rerr parse_internal(const char *s, size_t n, rp_rcpt *out)
     return RELAYPOL_RCPT_OK;
 }
 
-relaypol_rcpt_error rp_rcpt_parse(const char *s, size_t n, int mode,
-                                  rp_rcpt *out)
+relaypol_rcpt_error rp_rcpt_parse_full(const char *s, size_t n, int mode,
+                                       rp_rcpt *out)
 {
     memset(out, 0, sizeof *out);
     if (!s || n == 0)
@@ -495,4 +495,210 @@ relaypol_rcpt_error rp_rcpt_parse(const char *s, size_t n, int mode,
     if (r != RELAYPOL_RCPT_OK)
         memset(out, 0, sizeof *out);
     return r;
+}
+
+/* ------------------------------------------------------------ fast path */
+
+/* Byte classes of the fast path, one bit per place a byte may stand:
+ *   1  SMTP local part: RFC 5322 atext and '.', less '%' and '!' (route
+ *      syntax, which the full parser must see);
+ *   2  internal-form local part: printable ASCII and space, less '@',
+ *      '%' and '!';
+ *   4  domain name: letters, digits, '-' and '.'.
+ * Control and 8-bit bytes are in no class.  tests/test_recipient.c checks
+ * every byte value against the full parser through the fast path. */
+static const uint8_t fast_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    2, 0, 2, 3, 3, 0, 3, 3, 2, 2, 3, 3, 2, 7, 7, 3, /* 0x20 */
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 2, 2, 2, 3, 2, 3, /* 0x30 */
+    0, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, /* 0x40 */
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 2, 2, 2, 3, 3, /* 0x50 */
+    3, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, /* 0x60 */
+    7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 3, 3, 3, 3, 0, /* 0x70 */
+    /* 0x80-0xff: 0 */
+};
+#define FAST_LOCAL_SMTP 1u
+#define FAST_LOCAL_INTERNAL 2u
+#define FAST_DOMAIN 4u
+
+/* Nearly every RCPT TO a server sees is "<local@domain>" (or the bare or
+ * internal form) with a plain local part and a host name: no quotes, no
+ * routing, no literal, no parameters.  This reads exactly that shape in
+ * one pass with a table lookup per byte, and gives up (false) on anything
+ * else, leaving it to the full parser.  It never rejects: every error,
+ * with its precise reason, comes from the full parser.  It must accept
+ * only what the full parser accepts, with the same result; the recipient
+ * tests and the fuzz_recipient harness compare the two. */
+static bool parse_fast(const char *s, size_t n, int mode, rp_rcpt *out)
+{
+    size_t i = 0, end = n;
+    unsigned local_class = FAST_LOCAL_SMTP;
+    if (mode == RP_RCPT_INTERNAL) {
+        local_class = FAST_LOCAL_INTERNAL;
+    } else if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+        i = 1;
+        end = n - 1;
+    }
+    if (end - i > PATH_CONTENT_MAX)
+        return false;
+
+    /* Local part.  In the SMTP form a Dot-string: no empty atom. */
+    size_t local = i;
+    bool dot = true; /* the previous byte was a dot (or there was none) */
+    for (; i < end; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(fast_class[c] & local_class))
+            break;
+        if (local_class == FAST_LOCAL_SMTP) {
+            bool d = c == '.';
+            if (d && dot)
+                return false;
+            dot = d;
+        }
+    }
+    if (i == end || s[i] != '@' || i == local || i - local > LOCAL_MAX ||
+        (local_class == FAST_LOCAL_SMTP && dot))
+        return false;
+
+    /* Domain: LDH labels of 1-63 bytes, not starting or ending with '-',
+     * and at most one root dot at the end. */
+    size_t domain = ++i, label = i;
+    for (; i < end; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(fast_class[c] & FAST_DOMAIN))
+            return false;
+        if (c == '.') {
+            if (i == label || i - label > LABEL_MAX || s[label] == '-' ||
+                s[i - 1] == '-')
+                return false;
+            label = i + 1;
+        }
+    }
+    size_t len = end - domain;
+    if (len == 0)
+        return false; /* "user@" */
+    if (label == end) {
+        len--; /* a root dot, after a label the loop has checked */
+    } else if (end - label > LABEL_MAX || s[label] == '-' ||
+               s[end - 1] == '-') {
+        return false;
+    }
+    if (len > DOMAIN_MAX)
+        return false;
+    out->domain = s + domain;
+    out->domain_len = len;
+    return true;
+}
+
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+static uint64_t low_bits(size_t k)
+{
+    return k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1;
+}
+
+/* The commonest shape again, sixteen bytes at a time (SSE2 is part of
+ * every x86-64): for a path of at most 64 bytes, bit masks of where the
+ * '@', the dots and the hyphens are and of which bytes may stand in a
+ * local part or a name, then the rules of parse_fast as bit arithmetic,
+ * with no branch that depends on where the dots fall (the scalar loop
+ * mispredicts at each one).  The local part is held to the plainest
+ * characters (letters, digits, '.', '-', '_', '+'); anything else goes to
+ * parse_fast.  Loads stay inside s[0..n): n >= 16, and a chunk that would
+ * run past the end is loaded as the last sixteen bytes and shifted. */
+static bool parse_fast_sse2(const char *s, size_t n, int mode, rp_rcpt *out)
+{
+    size_t i0 = 0, end = n;
+    if (mode != RP_RCPT_INTERNAL && s[0] == '<' && s[n - 1] == '>') {
+        i0 = 1;
+        end = n - 1;
+    }
+    size_t m = end - i0;
+    if (m == 0 || m > 64)
+        return false;
+
+    const __m128i fold = _mm_set1_epi8(0x20);
+    uint64_t loc = 0, dom = 0, at = 0, dot = 0, hy = 0;
+    for (size_t k = 0; k < m; k += 16) {
+        size_t off = i0 + k, shift = 0;
+        if (off + 16 > n) {
+            shift = off + 16 - n;
+            off = n - 16;
+        }
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + off));
+        __m128i f = _mm_or_si128(b, fold);
+        /* Signed compares: a byte >= 0x80 is negative and in no class. */
+        __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(f, _mm_set1_epi8(0x60)),
+                                      _mm_cmplt_epi8(f, _mm_set1_epi8(0x7b)));
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(b, _mm_set1_epi8(0x2f)),
+                                      _mm_cmplt_epi8(b, _mm_set1_epi8(0x3a)));
+        __m128i d = _mm_cmpeq_epi8(b, _mm_set1_epi8('.'));
+        __m128i h = _mm_cmpeq_epi8(b, _mm_set1_epi8('-'));
+        __m128i name = _mm_or_si128(_mm_or_si128(alpha, digit),
+                                    _mm_or_si128(d, h));
+        __m128i plain = _mm_or_si128(
+            name, _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('_')),
+                               _mm_cmpeq_epi8(b, _mm_set1_epi8('+'))));
+        __m128i a = _mm_cmpeq_epi8(b, _mm_set1_epi8('@'));
+#define RP_BITS(v) ((uint64_t)((uint32_t)_mm_movemask_epi8(v) >> shift) << k)
+        loc |= RP_BITS(plain);
+        dom |= RP_BITS(name);
+        at |= RP_BITS(a);
+        dot |= RP_BITS(d);
+        hy |= RP_BITS(h);
+#undef RP_BITS
+    }
+    uint64_t all = low_bits(m);
+    at &= all;
+    if (at == 0 || (at & (at - 1)) != 0)
+        return false; /* no '@', or a second one */
+    size_t a = (size_t)__builtin_ctzll(at);
+    size_t dl = m - a - 1;
+    if (a == 0 || dl == 0)
+        return false;
+    uint64_t lm = low_bits(a);
+    if ((loc & lm) != lm)
+        return false;
+    if (mode != RP_RCPT_INTERNAL) {
+        /* Dot-string: no dot first, last or next to another. */
+        uint64_t p = dot & lm;
+        if ((p & 1) || ((p >> (a - 1)) & 1) || (p & (p >> 1)))
+            return false;
+    }
+    uint64_t dm = low_bits(dl);
+    if (((dom >> (a + 1)) & dm) != dm)
+        return false;
+    uint64_t pd = (dot >> (a + 1)) & dm, hd = (hy >> (a + 1)) & dm;
+    if ((pd >> (dl - 1)) & 1) {
+        dl--; /* one root dot */
+        if (dl == 0)
+            return false;
+        pd &= low_bits(dl);
+    }
+    /* No empty label; no label starting or ending with '-'.  Labels are
+     * short enough: the whole name is under 64 bytes. */
+    if ((pd & 1) || ((pd >> (dl - 1)) & 1) || (pd & (pd >> 1)) ||
+        (hd & (1u | (pd << 1))) ||
+        (hd & ((pd >> 1) | ((uint64_t)1 << (dl - 1)))))
+        return false;
+    out->domain = s + i0 + a + 1;
+    out->domain_len = dl;
+    return true;
+}
+#endif
+
+relaypol_rcpt_error rp_rcpt_parse(const char *s, size_t n, int mode,
+                                  rp_rcpt *out)
+{
+    memset(out, 0, sizeof *out);
+#if defined(__SSE2__)
+    if (s && n >= 16 && parse_fast_sse2(s, n, mode, out))
+        return RELAYPOL_RCPT_OK;
+#endif
+    if (s && n > 0 && parse_fast(s, n, mode, out))
+        return RELAYPOL_RCPT_OK;
+    return rp_rcpt_parse_full(s, n, mode, out);
 }

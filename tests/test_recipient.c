@@ -273,6 +273,25 @@ static const char *mode_name(int mode)
     return mode == INTL ? "internal" : "smtp";
 }
 
+/* rp_rcpt_parse takes shortcuts for the common shapes of an address; on
+ * every input it must give exactly what the full parser gives. */
+static relaypol_rcpt_error parse_agreed(const char *buf, size_t len, int mode,
+                                        rp_rcpt *out)
+{
+    rp_rcpt full;
+    relaypol_rcpt_error e = rp_rcpt_parse(buf, len, mode, out);
+    relaypol_rcpt_error f = rp_rcpt_parse_full(buf, len, mode, &full);
+    ck_assert_msg(e == f && out->domain == full.domain &&
+                      out->domain_len == full.domain_len &&
+                      out->route == full.route &&
+                      out->postmaster == full.postmaster &&
+                      rp_addr_equal(&out->literal, &full.literal),
+                  "%s '%.*s': fast path gives %s, full parser %s",
+                  mode == INTL ? "internal" : "smtp", (int)len, buf,
+                  relaypol_rcpt_error_name(e), relaypol_rcpt_error_name(f));
+    return e;
+}
+
 /* Runs the parser on an exact-size heap copy, so that ASan and valgrind
  * see any read past the end. */
 static relaypol_rcpt_error parse_copy(const char *in, size_t len, int mode,
@@ -282,7 +301,7 @@ static relaypol_rcpt_error parse_copy(const char *in, size_t len, int mode,
     ck_assert_ptr_nonnull(buf);
     memcpy(buf, in, len);
     *copy = buf;
-    return rp_rcpt_parse(buf, len, mode, out);
+    return parse_agreed(buf, len, mode, out);
 }
 
 START_TEST(test_case)
@@ -440,6 +459,8 @@ static uint64_t next_rand(uint64_t *s)
     return *s * 2685821657736338717ULL;
 }
 
+static long oks_fast;
+
 /* Checks what must hold for any input, whatever the result. */
 static void check_invariants(const char *buf, size_t n, int mode,
                              relaypol_rcpt_error r, const rp_rcpt *out)
@@ -577,6 +598,85 @@ START_TEST(test_forms_agree)
 }
 END_TEST
 
+/* Inputs near the shape the fast paths take ("<local@domain>"), where a
+ * shortcut that accepts too much or reads the labels wrong would show:
+ * every byte value at every position of short and long templates, then
+ * random addresses built from the characters that matter, of every
+ * length around the 16- and 64-byte edges of the vector path. */
+START_TEST(test_fast_path_agrees)
+{
+    static const char *const templates[] = {
+        "<a@b.c>", "a.b@c-d.e", "<first.last+tag@mail.example.org>",
+        "user_name@sub.example-domain.com.", "<x@yy.zz.>",
+        "<a.very.long.local.part.that.goes.on@a.long.domain.name.example>",
+    };
+    oks_fast = 0;
+    for (size_t t = 0; t < sizeof templates / sizeof templates[0]; t++) {
+        size_t len = strlen(templates[t]);
+        char tmp[128];
+        for (size_t k = 0; k < len; k++)
+            for (unsigned b = 0; b < 256; b++) {
+                memcpy(tmp, templates[t], len);
+                tmp[k] = (char)b;
+                for (int mode = SMTP; mode <= INTL; mode++) {
+                    rp_rcpt out;
+                    char *buf;
+                    oks_fast += parse_copy(tmp, len, mode, &out, &buf) ==
+                                RELAYPOL_RCPT_OK;
+                    free(buf);
+                }
+            }
+    }
+
+    static const char local_chars[] = "aZ09._+-._%!#~\"@ <>a.b";
+    static const char name_chars[] = "aZ09-b-c.x";
+    uint64_t seed = 0xfa57fa57fa57ULL;
+    const long rounds = (long)tu_scale(200000);
+    char tmp[400];
+    for (long r = 0; r < rounds; r++) {
+        uint64_t x = next_rand(&seed);
+        size_t n = 0;
+        bool br = x % 10 < 7;
+        if (br)
+            tmp[n++] = '<';
+        size_t ll = (size_t)((x >> 8) % 12);
+        if ((x >> 16) % 16 == 0)
+            ll = (size_t)((x >> 20) % 70);
+        for (size_t j = 0; j < ll; j++) {
+            uint64_t y = next_rand(&seed);
+            tmp[n++] = y % 8 ? local_chars[(y >> 8) % 9]
+                             : local_chars[(y >> 8) % (sizeof local_chars - 1)];
+        }
+        tmp[n++] = '@';
+        size_t labels = 1 + (size_t)((x >> 28) % 4);
+        for (size_t l = 0; l < labels; l++) {
+            uint64_t y = next_rand(&seed);
+            size_t len = (size_t)(y % 9);
+            if ((y >> 8) % 32 == 0)
+                len = (size_t)((y >> 12) % 70);
+            for (size_t j = 0; j < len && n < sizeof tmp - 4; j++) {
+                uint64_t z = next_rand(&seed);
+                tmp[n++] = z % 6 ? name_chars[(z >> 8) % 4]
+                                 : name_chars[(z >> 8) % (sizeof name_chars - 1)];
+            }
+            if (l + 1 < labels && n < sizeof tmp - 4)
+                tmp[n++] = '.';
+        }
+        if ((x >> 40) % 8 == 0)
+            tmp[n++] = '.';
+        if (br && (x >> 44) % 16)
+            tmp[n++] = '>';
+        int mode = (x >> 50) % 3 == 0 ? INTL : SMTP;
+        rp_rcpt out;
+        char *buf;
+        oks_fast += parse_copy(tmp, n, mode, &out, &buf) == RELAYPOL_RCPT_OK;
+        free(buf);
+    }
+    /* Many of them must be valid, or the shortcuts were never taken. */
+    ck_assert_int_gt(oks_fast, rounds / 10);
+}
+END_TEST
+
 static Suite *recipient_suite(void)
 {
     Suite *s = suite_create("recipient");
@@ -595,6 +695,7 @@ static Suite *recipient_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_random_inputs);
     tcase_add_test(tc, test_prefixes_and_mutations);
+    tcase_add_test(tc, test_fast_path_agrees);
     suite_add_tcase(s, tc);
     return s;
 }

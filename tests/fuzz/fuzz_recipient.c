@@ -12,7 +12,8 @@
  *   - the path inside <...> is at most 254 bytes (RFC 5321's 256 with its
  *     brackets), the internal form at most 254 bytes;
  *   - no control or 8-bit byte anywhere in an accepted input;
- *   - only known route bits; the same bytes elsewhere parse the same way.
+ *   - only known route bits; the same bytes elsewhere parse the same way;
+ *   - the shortcuts for common shapes agree with the full parser.
  * A rejected one reports a known reason and leaves *out zeroed.
  *
  * Input: byte 0 bit 0 selects the internal form; the rest is the text.
@@ -53,6 +54,13 @@ static void one(const char *s, size_t n, int mode)
     rp_rcpt r;
     memset(&r, 0xa5, sizeof r);
     relaypol_rcpt_error e = rp_rcpt_parse(s, n, mode, &r);
+    rp_rcpt full;
+    relaypol_rcpt_error ef = rp_rcpt_parse_full(s, n, mode, &full);
+    check(e == ef && r.domain == full.domain &&
+              r.domain_len == full.domain_len && r.route == full.route &&
+              r.postmaster == full.postmaster &&
+              rp_addr_equal(&r.literal, &full.literal),
+          "the fast path and the full parser disagree", s, n);
     if (e != RELAYPOL_RCPT_OK) {
         check(e >= RELAYPOL_RCPT_EMPTY && e <= RELAYPOL_RCPT_EXTRA_AT,
               "unknown error", s, n);
