@@ -255,13 +255,21 @@ relaypol_status relaypol_decide(const relaypol_policy *p,
         return RELAYPOL_ERR_INVALID;
 
     size_t size = out->size;
-    memset(out, 0, size < sizeof *out ? size : sizeof *out);
-    out->size = size;
+    if (size >= sizeof *out) {
+        /* A fixed-size store: memset with a run-time size is a "rep
+         * stos" here, whose start-up alone cost a fifth of a decision. */
+        *out = (relaypol_decision){.size = size};
+    } else {
+        memset(out, 0, size);
+        out->size = size;
+    }
     /* An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d;
      * decide it as a.b.c.d or it would escape every IPv4 list. */
     relaypol_addr client = req->client, local = req->local;
-    rp_addr_fold(&client);
-    rp_addr_fold(&local);
+    if (client.family == RELAYPOL_AF_INET6)
+        rp_addr_fold(&client);
+    if (local.family == RELAYPOL_AF_INET6)
+        rp_addr_fold(&local);
     out->client = client;
     out->auth = req->user ? RELAYPOL_AUTH_NOT_NEEDED : RELAYPOL_AUTH_NONE;
 
@@ -302,7 +310,7 @@ relaypol_status relaypol_decide(const relaypol_policy *p,
                 return RELAYPOL_OK;
             }
         } else {
-            int32_t d = rp_domains_match(p->domains, r.domain, r.domain_len);
+            int32_t d = rp_domains_match_name(p->domains, r.domain, r.domain_len);
             if (d >= 0) {
                 out->entry = rp_str(p, p->domain_text[d]);
                 out->entry_line = p->domain_line[d];

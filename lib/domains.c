@@ -30,11 +30,25 @@ typedef struct slot {
     int32_t wild;  /* index of the pattern "*.name", or -1 */
 } slot;
 
+/* A set of at most SMALL_MAX names (the usual policy: a handful of
+ * domains) is matched by comparing the query with each name directly:
+ * that costs less than hashing the query, which takes a multiply per
+ * byte.  The names are ordered longest first, so that the first wildcard
+ * found is the most specific one. */
+#define SMALL_MAX 8u
+
+typedef struct small {
+    uint32_t off, len; /* the name in names */
+    int32_t exact, wild;
+} small;
+
 struct rp_domains {
     slot *slots;
     size_t cap;       /* a power of two, or 0 for an empty set */
     char *names;      /* the lower-cased names, back to back, no NULs */
     size_t names_cap; /* bytes allocated for names */
+    small few[SMALL_MAX];
+    size_t n_few;     /* names in few[], or 0: use the hash slots */
 };
 
 /* Locale-independent: a policy must mean the same under any LC_CTYPE, and
@@ -288,6 +302,26 @@ relaypol_status rp_domains_build(rp_alloc *a, const char *const *pats,
         if (*idx < 0)
             *idx = (int32_t)i;
     }
+
+    size_t distinct = 0;
+    for (size_t j = 0; j < cap; j++)
+        distinct += d->slots[j].len != 0;
+    if (distinct <= SMALL_MAX) {
+        for (size_t j = 0; j < cap; j++) {
+            const slot *sl = &d->slots[j];
+            if (sl->len == 0)
+                continue;
+            /* Insertion by length, longest first (ties in slot order:
+             * two names of one length never both match a query). */
+            size_t k = d->n_few++;
+            while (k > 0 && d->few[k - 1].len < sl->len) {
+                d->few[k] = d->few[k - 1];
+                k--;
+            }
+            d->few[k] = (small){(uint32_t)sl->off, sl->len, sl->exact,
+                                sl->wild};
+        }
+    }
     *out = d;
     return RELAYPOL_OK;
 
@@ -296,41 +330,68 @@ nomem:
     return RELAYPOL_ERR_NOMEM;
 }
 
-int32_t rp_domains_match(const rp_domains *d, const char *s, size_t n)
+/* Whether the checked host name q[0..len) equals the stored lower-case
+ * name.  q holds only letters, digits, '-' and '.', and on those setting
+ * bit 0x20 lower-cases a letter and changes nothing else, so one OR per
+ * eight bytes folds case exactly (RFC 4343: ASCII letters only). */
+static bool same_name(const char *q, const char *name, size_t len)
 {
-    if (!d || d->cap == 0 || !s || n == 0)
-        return -1;
-    /* One root dot is ignored; a second one ("example.org..") is an empty
-     * label and matches nothing. */
-    if (s[n - 1] == '.')
-        n--;
-    if (n == 0 || n > NAME_MAX_LEN)
-        return -1;
+    const uint64_t fold = 0x2020202020202020u;
+    uint64_t a, b;
+    if (len < 8) {
+        for (size_t k = 0; k < len; k++)
+            if (((unsigned char)q[k] | 0x20u) != (unsigned char)name[k])
+                return false;
+        return true;
+    }
+    size_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+        memcpy(&a, q + k, 8);
+        memcpy(&b, name + k, 8);
+        if ((a | fold) != b)
+            return false;
+    }
+    if (k == len)
+        return true;
+    /* The last few bytes, as the eight that end the name (overlapping
+     * bytes already compared equal). */
+    memcpy(&a, q + len - 8, 8);
+    memcpy(&b, name + len - 8, 8);
+    return (a | fold) == b;
+}
 
-    /* One right-to-left pass validates the query (only LDH and dots, no
-     * empty label) and records the hash of every suffix that starts at a
-     * label boundary.  Refusing anything that is not a host name keeps a
-     * wildcard from accepting "a b.example.org" or "x@y.example.org". */
+static int32_t match_few(const rp_domains *d, const char *s, size_t n)
+{
+    for (size_t k = 0; k < d->n_few; k++) {
+        const small *e = &d->few[k];
+        const char *name = d->names + e->off;
+        if (e->len > n)
+            continue;
+        if (e->len == n) {
+            if (e->exact >= 0 && same_name(s, name, n))
+                return e->exact;
+            continue;
+        }
+        /* "*.name" covers "label.name": the query ends with the name
+         * right after a dot. */
+        if (e->wild >= 0 && s[n - e->len - 1] == '.' &&
+            same_name(s + n - e->len, name, e->len))
+            return e->wild;
+    }
+    return -1;
+}
+
+static int32_t match_hashed(const rp_domains *d, const char *s, size_t n)
+{
+    /* One right-to-left pass records the hash of every suffix that starts
+     * at a label boundary. */
     uint32_t hashes[MAX_LABELS + 1];
     size_t starts[MAX_LABELS + 1];
     size_t nl = 0;
     uint32_t h = FNV_OFFSET;
-    size_t label_end = n; /* one past the end of the current label */
     for (size_t i = n; i-- > 0;) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '.') {
-            if (i + 1 == label_end)
-                return -1; /* empty label */
-            label_end = i;
-        } else if (!is_alnum(c) && c != '-') {
-            return -1;
-        }
-        h = hash_step(h, c);
+        h = hash_step(h, (unsigned char)s[i]);
         if (i == 0 || s[i - 1] == '.') {
-            if (c == '.')
-                return -1; /* leading dot or "..": empty label */
-            if (nl > MAX_LABELS)
-                return -1; /* cannot happen within 253 octets */
             hashes[nl] = h;
             starts[nl] = i;
             nl++;
@@ -350,4 +411,38 @@ int32_t rp_domains_match(const rp_domains *d, const char *s, size_t n)
             return d->slots[j].wild;
     }
     return -1;
+}
+
+int32_t rp_domains_match_name(const rp_domains *d, const char *s, size_t n)
+{
+    if (!d || d->cap == 0 || n == 0 || n > NAME_MAX_LEN)
+        return -1;
+    return d->n_few ? match_few(d, s, n) : match_hashed(d, s, n);
+}
+
+int32_t rp_domains_match(const rp_domains *d, const char *s, size_t n)
+{
+    if (!d || d->cap == 0 || !s || n == 0)
+        return -1;
+    /* One root dot is ignored; a second one ("example.org..") is an empty
+     * label and matches nothing. */
+    if (s[n - 1] == '.')
+        n--;
+    if (n == 0 || n > NAME_MAX_LEN)
+        return -1;
+    /* Only a host name can match: refusing anything else keeps a wildcard
+     * from accepting "a b.example.org" or "x@y.example.org". */
+    size_t label = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && s[i] != '.') {
+            unsigned char c = (unsigned char)s[i];
+            if (!is_alnum(c) && c != '-')
+                return -1;
+            continue;
+        }
+        if (i == label)
+            return -1; /* empty label */
+        label = i + 1;
+    }
+    return rp_domains_match_name(d, s, n);
 }

@@ -179,25 +179,41 @@ static const match_case match_cases[] = {
     {"a.example.org", 12, -1},          /* "a.example.or" */
 };
 
-static rp_domains *build_match_set(rp_alloc *a)
+/* The match set alone (a few names: compared one by one), or followed by
+ * enough unrelated names to need the hash table; indexes 0-11 are the
+ * same in both. */
+#define PADDING 100
+
+static rp_domains *build_match_set(rp_alloc *a, bool padded)
 {
     size_t n = sizeof match_pats / sizeof match_pats[0];
-    size_t lens[sizeof match_pats / sizeof match_pats[0]];
+    const char *pats[sizeof match_pats / sizeof match_pats[0] + PADDING];
+    size_t lens[sizeof match_pats / sizeof match_pats[0] + PADDING];
+    static char pad[PADDING][32];
     for (size_t i = 0; i < n; i++)
-        lens[i] = strlen(match_pats[i]);
+        pats[i] = match_pats[i];
+    if (padded) {
+        for (size_t i = 0; i < PADDING; i++) {
+            snprintf(pad[i], sizeof pad[i], "%spad%zu.invalid",
+                     i % 2 ? "*." : "", i);
+            pats[n++] = pad[i];
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        lens[i] = strlen(pats[i]);
     rp_domains *d = NULL;
-    ck_assert_int_eq(rp_domains_build(a, match_pats, lens, n, &d),
-                     RELAYPOL_OK);
+    ck_assert_int_eq(rp_domains_build(a, pats, lens, n, &d), RELAYPOL_OK);
     ck_assert_ptr_nonnull(d);
     return d;
 }
 
 START_TEST(test_match)
 {
-    const match_case *c = &match_cases[_i];
+    const match_case *c = &match_cases[_i / 2];
+    bool padded = _i % 2;
     rp_alloc a;
     rp_alloc_init(&a, NULL, NULL);
-    rp_domains *d = build_match_set(&a);
+    rp_domains *d = build_match_set(&a, padded);
     size_t len = c->len ? c->len : strlen(c->q);
     /* Exact-size copy so that a read past len is caught by ASan or
      * valgrind. */
@@ -205,8 +221,22 @@ START_TEST(test_match)
     ck_assert_ptr_nonnull(q);
     memcpy(q, c->q, len);
     int32_t got = rp_domains_match(d, q, len);
-    ck_assert_msg(got == c->want, "'%.*s': got %d, expected %d", (int)len,
-                  c->q, (int)got, (int)c->want);
+    ck_assert_msg(got == c->want, "'%.*s' (%s set): got %d, expected %d",
+                  (int)len, c->q, padded ? "hashed" : "small", (int)got,
+                  (int)c->want);
+    /* The decision's entry point takes the name the recipient parser
+     * checked, without its root dot, and must answer the same. */
+    char rc[300];
+    int rn = snprintf(rc, sizeof rc, "<u@%.*s>", (int)len, q);
+    rp_rcpt r;
+    if (rn > 0 && (size_t)rn < sizeof rc && !memchr(q, '\0', len) &&
+        rp_rcpt_parse(rc, (size_t)rn, RP_RCPT_SMTP, &r) == RELAYPOL_RCPT_OK &&
+        !(r.route & RELAYPOL_ROUTE_LITERAL)) {
+        got = rp_domains_match_name(d, r.domain, r.domain_len);
+        ck_assert_msg(got == c->want, "'%.*s' checked (%s set): got %d, "
+                      "expected %d", (int)len, c->q,
+                      padded ? "hashed" : "small", (int)got, (int)c->want);
+    }
     free(q);
     rp_domains_free(&a, d);
     ck_assert_uint_eq(a.in_use, 0);
@@ -421,7 +451,7 @@ static Suite *domains_suite(void)
 
     tc = tcase_create("match");
     tcase_add_loop_test(tc, test_match, 0,
-                        (int)(sizeof match_cases / sizeof match_cases[0]));
+                        2 * (int)(sizeof match_cases / sizeof match_cases[0]));
     tcase_add_test(tc, test_empty_and_null);
     tcase_add_test(tc, test_match_long_names);
     suite_add_tcase(s, tc);
