@@ -265,12 +265,17 @@ relaypol_status relaypol_decide(const relaypol_policy *p,
     }
     /* An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d;
      * decide it as a.b.c.d or it would escape every IPv4 list. */
-    relaypol_addr client = req->client, local = req->local;
-    if (client.family == RELAYPOL_AF_INET6)
-        rp_addr_fold(&client);
-    if (local.family == RELAYPOL_AF_INET6)
-        rp_addr_fold(&local);
-    out->client = client;
+    out->client = req->client;
+    if (out->client.family == RELAYPOL_AF_INET6)
+        rp_addr_fold(&out->client);
+    const relaypol_addr *client = &out->client;
+    const relaypol_addr *local = &req->local;
+    relaypol_addr local_folded;
+    if (local->family == RELAYPOL_AF_INET6 && rp_addr_is_mapped(local)) {
+        local_folded = *local;
+        rp_addr_fold(&local_folded);
+        local = &local_folded;
+    }
     out->auth = req->user ? RELAYPOL_AUTH_NOT_NEEDED : RELAYPOL_AUTH_NONE;
 
     rp_rcpt r;
@@ -297,15 +302,15 @@ relaypol_status relaypol_decide(const relaypol_policy *p,
     if (r.postmaster) {
         /* RFC 5321 4.1.1.3: "<postmaster>" without a domain is always
          * this server's own postmaster. */
-        decide_local(p, req, &client, RELAYPOL_STEP_ACCEPTED_DOMAIN, out);
+        decide_local(p, req, client, RELAYPOL_STEP_ACCEPTED_DOMAIN, out);
         return RELAYPOL_OK;
     }
     if (trusted_route) {
         if (r.route & RELAYPOL_ROUTE_LITERAL) {
             relaypol_addr lit = r.literal;
             rp_addr_fold(&lit);
-            if (is_server_address(p, &lit, &local)) {
-                decide_local(p, req, &client, RELAYPOL_STEP_LOCAL_LITERAL,
+            if (is_server_address(p, &lit, local)) {
+                decide_local(p, req, client, RELAYPOL_STEP_LOCAL_LITERAL,
                              out);
                 return RELAYPOL_OK;
             }
@@ -314,13 +319,13 @@ relaypol_status relaypol_decide(const relaypol_policy *p,
             if (d >= 0) {
                 out->entry = rp_str(p, p->domain_text[d]);
                 out->entry_line = p->domain_line[d];
-                decide_local(p, req, &client, RELAYPOL_STEP_ACCEPTED_DOMAIN,
+                decide_local(p, req, client, RELAYPOL_STEP_ACCEPTED_DOMAIN,
                              out);
                 return RELAYPOL_OK;
             }
         }
     }
-    decide_relay(p, req, &client, &local, !trusted_route, out);
+    decide_relay(p, req, client, local, !trusted_route, out);
     return RELAYPOL_OK;
 }
 
