@@ -52,6 +52,10 @@ typedef struct parser {
     int computers;         /* 0 unset, 1 only-list, 2 all-except-list */
     int auth_relay;        /* -1 unset, 0 no, 1 yes */
     uint32_t computers_line, auth_relay_line;
+    /* Entries per list and the line of each list's first, so that the
+     * compile step need not scan a million entries to learn them. */
+    size_t list_count[RP_LIST_COUNT];
+    uint32_t list_first_line[RP_LIST_COUNT];
     /* What libcidr has already agreed on in this file (see crosscheck):
      * prefix lengths (bit L), with the mask it gave for each, and octet
      * values per position (bit v of octet k). */
@@ -288,6 +292,8 @@ static relaypol_status add_entry(parser *ps, const char *s, const char *e)
     if (!pool_add(p, s, (size_t)(e - s), &en->text))
         return nomem(ps);
     p->n_entries++;
+    if (ps->list_count[ps->section]++ == 0)
+        ps->list_first_line[ps->section] = ps->line;
 
     /* Say what the seed's formula implies where it surprises people. */
     bool ok = true;
@@ -687,30 +693,105 @@ static relaypol_status section(parser *ps, const char *s, const char *e)
 
 /* ---------------------------------------------------------------- lines */
 
-static relaypol_status parse_line(parser *ps, const char *s, const char *e)
+/* The bytes a line is scanned for, as bits of a class. */
+enum {
+    C_NL = 1, C_NUL = 2, C_HASH = 4, C_EQ = 8, C_CTRL = 16, C_HIGH = 32
+};
+#define C_KINDS 6
+
+/* Where a line ends and where it first has each kind of byte, from one
+ * pass over it: most lines of a big policy are list entries of a dozen
+ * digits and dots, and a byte loop that looks each one up once beats a
+ * memchr per question. */
+typedef struct line_scan {
+    const char *end;            /* the '\n', or the end of the text */
+    const char *first[C_KINDS]; /* index: bit number of the class; NULL */
+    bool too_long;              /* no '\n' within RELAYPOL_MAX_LINE bytes */
+} line_scan;
+
+static const uint8_t byte_class[256] = {
+    [0] = C_NUL, [1] = C_CTRL, [2] = C_CTRL, [3] = C_CTRL, [4] = C_CTRL,
+    [5] = C_CTRL, [6] = C_CTRL, [7] = C_CTRL, [8] = C_CTRL,
+    /* '\t' is a blank */
+    ['\n'] = C_NL, [11] = C_CTRL, [12] = C_CTRL, [13] = C_CTRL,
+    [14] = C_CTRL, [15] = C_CTRL, [16] = C_CTRL, [17] = C_CTRL,
+    [18] = C_CTRL, [19] = C_CTRL, [20] = C_CTRL, [21] = C_CTRL,
+    [22] = C_CTRL, [23] = C_CTRL, [24] = C_CTRL, [25] = C_CTRL,
+    [26] = C_CTRL, [27] = C_CTRL, [28] = C_CTRL, [29] = C_CTRL,
+    [30] = C_CTRL, [31] = C_CTRL, ['#'] = C_HASH, ['='] = C_EQ,
+    [127] = C_CTRL,
+#define H4(b) [b] = C_HIGH, [b + 1] = C_HIGH, [b + 2] = C_HIGH, [b + 3] = C_HIGH
+#define H16(b) H4(b), H4(b + 4), H4(b + 8), H4(b + 12)
+    H16(0x80), H16(0x90), H16(0xa0), H16(0xb0),
+    H16(0xc0), H16(0xd0), H16(0xe0), H16(0xf0),
+#undef H16
+#undef H4
+};
+
+static void scan_line(const char *s, const char *end, line_scan *ls)
+{
+    memset(ls, 0, sizeof *ls);
+    /* No line may be longer than the limit, so there is no need to look
+     * further for its end. */
+    const char *stop = (size_t)(end - s) > RELAYPOL_MAX_LINE
+                           ? s + RELAYPOL_MAX_LINE + 1
+                           : end;
+    unsigned seen = 0;
+    const char *c = s;
+    for (; c < stop; c++) {
+        unsigned k = byte_class[(unsigned char)*c];
+        if (!k)
+            continue;
+        if (k == C_NL)
+            break;
+        if (!(seen & k)) {
+            seen |= k;
+            ls->first[__builtin_ctz(k)] = c;
+        }
+    }
+    ls->end = c;
+    ls->too_long = c == s + RELAYPOL_MAX_LINE + 1;
+}
+
+/* The first byte of the given class before e, or NULL. */
+static const char *first_before(const line_scan *ls, unsigned k,
+                                const char *e)
+{
+    const char *f = ls->first[__builtin_ctz(k)];
+    return f && f < e ? f : NULL;
+}
+
+/* One line, s[0..e) without its end of line; ls describes s[0..ls->end),
+ * which holds no NUL. */
+static relaypol_status parse_line(parser *ps, const char *s, const char *e,
+                                  const line_scan *ls)
 {
     ps->line_start = s;
     /* A comment runs from '#' to the end of the line: '#' cannot occur in
      * an address, a domain or a setting value. */
-    const char *hash = memchr(s, '#', (size_t)(e - s));
+    const char *hash = first_before(ls, C_HASH, e);
     if (hash)
         e = hash;
-    for (const char *c = s; c < e; c++) {
-        unsigned char u = (unsigned char)*c;
-        if ((u < 0x20 && u != '\t') || u == 0x7f)
-            return fail(ps, RELAYPOL_ERR_POLICY, ps->line, col_of(ps, c),
-                        "control character (0x%02x) in the policy", u);
-        if (u >= 0x80 && ps->section != SECTION_GROUP)
-            return fail(ps, RELAYPOL_ERR_POLICY, ps->line, col_of(ps, c),
-                        "non-ASCII byte in the policy (domains must be "
-                        "written as A-labels, xn--)");
-    }
+    const char *ctrl = first_before(ls, C_CTRL, e);
+    const char *high = ps->section != SECTION_GROUP
+                           ? first_before(ls, C_HIGH, e)
+                           : NULL;
+    if (ctrl && (!high || ctrl < high))
+        return fail(ps, RELAYPOL_ERR_POLICY, ps->line, col_of(ps, ctrl),
+                    "control character (0x%02x) in the policy",
+                    (unsigned char)*ctrl);
+    if (high)
+        return fail(ps, RELAYPOL_ERR_POLICY, ps->line, col_of(ps, high),
+                    "non-ASCII byte in the policy (domains must be "
+                    "written as A-labels, xn--)");
     trim(&s, &e);
     if (s == e)
         return RELAYPOL_OK;
     if (*s == '[')
         return section(ps, s, e);
-    const char *eq = memchr(s, '=', (size_t)(e - s));
+    /* Trimming removed only blanks, so the first '=' of the line before
+     * e is the first one in s[0..e). */
+    const char *eq = first_before(ls, C_EQ, e);
     if (eq) {
         const char *k = s, *ke = eq, *v = eq + 1, *ve = e;
         trim(&k, &ke);
@@ -934,13 +1015,8 @@ static relaypol_status list_notes(parser *ps)
     relaypol_policy *p = ps->p;
     static const struct { uint32_t bit; const char *name; } lists[] = {
         {1, "RelayDenyList"}, {2, "RelayAllowList"}, {4, "RelayLocalIPList"}};
-    size_t count[RP_LIST_COUNT] = {0};
-    uint32_t first_line[RP_LIST_COUNT] = {0};
-    for (size_t i = 0; i < p->n_entries; i++) {
-        uint8_t l = p->entries[i].list;
-        if (count[l]++ == 0)
-            first_line[l] = p->entries[i].line;
-    }
+    const size_t *count = ps->list_count;
+    const uint32_t *first_line = ps->list_first_line;
     for (size_t l = 0; l < 3; l++)
         if (count[l] && !(p->relay_flags & lists[l].bit) &&
             !note_add(p, RELAYPOL_WARNING, "list-unused", first_line[l], 0,
@@ -985,10 +1061,8 @@ static relaypol_status build_set(parser *ps, int list_a, int list_b,
                                  rp_netset **set_out)
 {
     relaypol_policy *p = ps->p;
-    size_t n = 0;
-    for (size_t i = 0; i < p->n_entries; i++)
-        if (p->entries[i].list == list_a || p->entries[i].list == list_b)
-            n++;
+    size_t n = ps->list_count[list_a] +
+               (list_b >= 0 ? ps->list_count[list_b] : 0);
     *n_out = n;
     if (n == 0) {
         *hit_out = NULL;
@@ -1009,7 +1083,7 @@ static relaypol_status build_set(parser *ps, int list_a, int list_b,
         }
     }
     size_t k = 0;
-    for (size_t i = 0; i < p->n_entries; i++) {
+    for (size_t i = 0; k < n; i++) {
         const rp_entry *en = &p->entries[i];
         if (en->list != list_a && en->list != list_b)
             continue;
@@ -1176,14 +1250,15 @@ relaypol_status relaypol_policy_load_string(const char *text, size_t len,
     const char *s = text, *end = text + len;
     while (st == RELAYPOL_OK && s < end) {
         ps.line++;
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        const char *le = nl ? nl : end;
-        if ((size_t)(le - s) > RELAYPOL_MAX_LINE) {
+        line_scan ls;
+        scan_line(s, end, &ls);
+        const char *le = ls.end;
+        if (ls.too_long) {
             st = fail(&ps, RELAYPOL_ERR_LIMIT, ps.line, RELAYPOL_MAX_LINE + 1,
                       "line is longer than %u bytes", RELAYPOL_MAX_LINE);
             break;
         }
-        const char *nul = memchr(s, '\0', (size_t)(le - s));
+        const char *nul = first_before(&ls, C_NUL, le);
         if (nul) {
             st = fail(&ps, RELAYPOL_ERR_POLICY, ps.line,
                       (uint32_t)(nul - s) + 1, "NUL byte in the policy");
@@ -1192,8 +1267,8 @@ relaypol_status relaypol_policy_load_string(const char *text, size_t len,
         const char *ce = le;
         if (ce > s && ce[-1] == '\r')
             ce--;
-        st = parse_line(&ps, s, ce);
-        s = nl ? nl + 1 : end;
+        st = parse_line(&ps, s, ce, &ls);
+        s = le < end ? le + 1 : end;
     }
     if (st == RELAYPOL_OK)
         st = compile(&ps);

@@ -86,6 +86,20 @@ static const bad_case BAD[] = {
     {"RelayFlags = 3\x01\n", RELAYPOL_ERR_POLICY, 1, 15, "control character"},
     {"RelayFlags = 3\n\n\nRelayFlags\n", RELAYPOL_ERR_POLICY, 4, 1,
      "expected 'Key = value'"},
+    /* Only a '\r' right before the '\n' is an end of line. */
+    {"RelayFlags = 3\r\r\n", RELAYPOL_ERR_POLICY, 1, 15,
+     "control character (0x0d)"},
+    {"RelayFlags\x7f = 1\n", RELAYPOL_ERR_POLICY, 1, 11,
+     "control character (0x7f)"},
+    /* The first offending byte is named, whichever kind it is. */
+    {"[RelayAllowList]\n10.0.0.1 \xc3\xa4 # x\x01\n", RELAYPOL_ERR_POLICY, 2,
+     10, "non-ASCII"},
+    {"[RelayAllowList]\n\xc3\x01\n", RELAYPOL_ERR_POLICY, 2, 1,
+     "non-ASCII"},
+    /* A group member may be UTF-8, but not a control character. */
+    {"[Group g]\nb\xc3\xa4r\x01\n", RELAYPOL_ERR_POLICY, 2, 5,
+     "control character (0x01)"},
+    {"RelayFlags = 2 = 3\n", RELAYPOL_ERR_POLICY, 1, 15, "decimal number"},
 };
 
 START_TEST(bad_policies_name_line_and_column)
@@ -149,7 +163,34 @@ START_TEST(nul_byte_and_long_line)
                                                  &p, &err),
                      RELAYPOL_ERR_LIMIT);
     ck_assert_uint_eq(err.line, 2);
+    ck_assert_uint_eq(err.column, RELAYPOL_MAX_LINE + 1);
     ck_assert_ptr_null(p);
+
+    /* Exactly the limit is fine, with or without a final '\n'; one byte
+     * more is not, and that is said before anything else on the line. */
+    for (int more = 0; more < 2; more++)
+        for (int nl = 0; nl < 2; nl++) {
+            size_t len = 15 + RELAYPOL_MAX_LINE + (size_t)more;
+            strcpy(big, "RelayFlags = 2\n#");
+            memset(big + 16, 'x', RELAYPOL_MAX_LINE - 1 + (size_t)more);
+            big[16] = '\0'; /* a NUL in a line that is too long */
+            big[len] = '\n';
+            relaypol_status want = more ? RELAYPOL_ERR_LIMIT
+                                        : RELAYPOL_ERR_POLICY;
+            ck_assert_int_eq(relaypol_policy_load_string(big, len + (size_t)nl,
+                                                         "edge", NULL, &p,
+                                                         &err),
+                             want);
+            ck_assert_uint_eq(err.line, 2);
+            ck_assert_uint_eq(err.column, more ? RELAYPOL_MAX_LINE + 1 : 2);
+            ck_assert_ptr_null(p);
+            big[16] = 'x';
+            ck_assert_int_eq(relaypol_policy_load_string(big, len + (size_t)nl,
+                                                         "edge", NULL, &p,
+                                                         &err),
+                             more ? RELAYPOL_ERR_LIMIT : RELAYPOL_OK);
+            relaypol_policy_free(p);
+        }
     free(big);
 }
 END_TEST
