@@ -125,13 +125,164 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
                                 rp_netset **out);
 void rp_netset_free(rp_alloc *a, rp_netset *s);
 
+/* The part of a set that the inline IPv4 lookup below reads; a set begins
+ * with it (netset.c), so a set's address is also this struct's.  It is
+ * here, and the lookup inline, because a decision or a caller's loop then
+ * spends a few dozen instructions per lookup instead of a call, a frame
+ * and a stored result: at a million prefixes every lookup waits for one
+ * memory access, and how many of those overlap is set by how many lookups
+ * fit the CPU's reorder window.  Everything else is out of line. */
+typedef struct rp_netset_fast {
+    const void *index;     /* SORTED: uint16_t[1 << (32 - shift)];
+                              DIR: uint32_t[1 << 16] */
+    const uint32_t *keys;  /* SORTED: interval starts, padded */
+    const uint32_t *vals;  /* SORTED: interval values, padded */
+    const uint8_t *blob;   /* DIR: buckets */
+    const int32_t *tuples; /* both-list answers: [2 * (v - mixbase)] */
+    uint32_t mixbase;      /* values >= mixbase index tuples */
+    uint16_t half;         /* SORTED, win 0: 2^(steps - 1), 0 for none */
+    uint8_t win;           /* SORTED: 4, 8 or 16 keys counted, or 0 */
+    uint8_t mode;          /* RP_NS4_* */
+    uint8_t shift;         /* SORTED: 32 - index bits */
+    uint8_t mixed;         /* some value is a both-list pair */
+} rp_netset_fast;
+
+#define RP_NS4_SLOW 0u   /* everything out of line (non-contiguous masks) */
+#define RP_NS4_SORTED 1u /* index into one sorted array of boundaries */
+#define RP_NS4_DIR 2u    /* 2^16 index, buckets, 3-byte values */
+
+#define RP_NS_DIR_LEAF 0x80000000u
+#define RP_NS_DIR_WIDE 0x40000000u
+#define RP_NS_DIR_OFF 0x01ffffffu
+#define RP_NS_NARROW_HDR 36u
+
+/* Out of line, for rp_netset_lookup: every case the inline path leaves. */
+void rp_netset_lookup_slow(const rp_netset *s, const relaypol_addr *addr,
+                           int32_t out[2]);
+/* The value of a DIR bucket with 16-bit keys (entry d, address x). */
+uint32_t rp_netset_wide4(const rp_netset_fast *f, uint32_t d, uint32_t x);
+
+static inline uint32_t rp_ns_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static inline uint32_t rp_ns_popcount64(uint64_t x)
+{
+#if defined(__POPCNT__) || defined(__aarch64__)
+    return (uint32_t)__builtin_popcountll(x);
+#else
+    /* Without popcnt in the target GCC calls libgcc: do it here. */
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (uint32_t)((x * 0x0101010101010101ull) >> 56);
+#endif
+}
+
+/* The interned value of IPv4 address x (host order); mode SORTED or DIR.
+ * No branch depends on the address except DIR's leaf/bucket test, which
+ * waits only for the index (in L1 or L2), never for a bucket. */
+static inline uint32_t rp_netset_value4(const rp_netset_fast *f, uint32_t x)
+{
+    if (f->mode == RP_NS4_SORTED) {
+        /* keys[p..) from the address's index entry holds the region's
+         * boundaries, then larger ones; the value's index is p plus the
+         * number of those <= x.  A window of keys as wide as the most
+         * crowded region is counted, compares that do not wait for each
+         * other (vector instructions where there are some); a set with
+         * more crowded regions takes binary lifting, the same number of
+         * steps for every region so that the loop is never mispredicted. */
+        uint32_t p = ((const uint16_t *)f->index)[x >> f->shift];
+        const uint32_t *k = f->keys + p;
+        uint32_t c = 0;
+        if (f->win == 4) {
+            for (unsigned i = 0; i < 4; i++)
+                c += k[i] <= x;
+        } else if (f->win == 8) {
+            for (unsigned i = 0; i < 8; i++)
+                c += k[i] <= x;
+        } else if (f->win == 16) {
+            for (unsigned i = 0; i < 16; i++)
+                c += k[i] <= x;
+        } else {
+            for (uint32_t st = f->half; st; st >>= 1)
+                c = k[c + st - 1] <= x ? c + st : c;
+        }
+        return f->vals[p + c];
+    }
+    uint32_t d = ((const uint32_t *)f->index)[x >> 16];
+    if (d & RP_NS_DIR_LEAF)
+        return d & ~RP_NS_DIR_LEAF;
+    if (d & RP_NS_DIR_WIDE)
+        return rp_netset_wide4(f, d, x);
+    /* Boundaries on /24 edges: a 256-bit map of them and the count before
+     * each 64-bit word; the rank of the address's bit is the value's
+     * index.  Values are 3 bytes, little-endian. */
+    const uint8_t *b = f->blob + (size_t)(d & RP_NS_DIR_OFF) * 8u;
+    __builtin_prefetch(b + 64);
+    uint32_t j = (x >> 8) & 0xffu;
+    uint64_t word = ((const uint64_t *)(const void *)b)[j >> 6] &
+                    ((2ull << (j & 63u)) - 1u);
+    const uint8_t *v =
+        b + RP_NS_NARROW_HDR + 3u * (b[32u + (j >> 6)] + rp_ns_popcount64(word));
+    /* One 4-byte load (the blob ends in 4 spare bytes), masked. */
+    return ((uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
+            (uint32_t)v[3] << 24) & 0xffffffu;
+}
+
+/* Values: 0 = no entry; 2 * (idx + 1) + tag = entry idx of list tag only;
+ * mixbase + t = both lists, tuples[2t], tuples[2t + 1].  Masks, not
+ * branches: which list an address is in is as random as the addresses. */
+static inline void rp_netset_decode(const rp_netset_fast *f, uint32_t v,
+                                    int32_t out[2])
+{
+    uint32_t i = (v >> 1) - 1u;
+    uint32_t m = 0u - (v & 1u);
+    uint32_t o0 = i | m, o1 = i | ~m;
+    if (f->mixed) {
+        uint32_t mx = 0u - (uint32_t)(v >= f->mixbase);
+        const int32_t *t = f->tuples + 2u * ((v - f->mixbase) & mx);
+        o0 = ((uint32_t)t[0] & mx) | (o0 & ~mx);
+        o1 = ((uint32_t)t[1] & mx) | (o1 & ~mx);
+    }
+    out[0] = (int32_t)o0;
+    out[1] = (int32_t)o1;
+}
+
 /* For each list tag t (0 and 1), out[t] = the index (into the build
  * arrays) of the most specific entry of that list that matches addr, or
  * -1.  Most specific: the longest prefix; a non-contiguous mask counts
  * its set bits; ties go to the lower index (earlier in the file).  addr
  * must be folded.  Never allocates; thread-safe. */
-void rp_netset_lookup(const rp_netset *s, const relaypol_addr *addr,
-                      int32_t out[2]);
+static inline void rp_netset_lookup(const rp_netset *s,
+                                    const relaypol_addr *addr, int32_t out[2])
+{
+    const rp_netset_fast *f = (const rp_netset_fast *)(const void *)s;
+    if (addr->family == RELAYPOL_AF_INET && f->mode != RP_NS4_SLOW)
+        rp_netset_decode(f, rp_netset_value4(f, rp_ns_be32(addr->bytes)),
+                         out);
+    else
+        rp_netset_lookup_slow(s, addr, out);
+}
+
+/* Requests the first-level index entry that a later rp_netset_lookup of
+ * addr reads, so that its cache miss overlaps other work (a decision
+ * parses the recipient meanwhile).  Reads nothing, writes nothing, never
+ * faults; any addr is fine. */
+static inline void rp_netset_prefetch(const rp_netset *s,
+                                      const relaypol_addr *addr)
+{
+    const rp_netset_fast *f = (const rp_netset_fast *)(const void *)s;
+    if (addr->family != RELAYPOL_AF_INET)
+        return;
+    uint32_t x = rp_ns_be32(addr->bytes);
+    if (f->mode == RP_NS4_SORTED)
+        __builtin_prefetch((const uint16_t *)f->index + (x >> f->shift));
+    else if (f->mode == RP_NS4_DIR)
+        __builtin_prefetch((const uint32_t *)f->index + (x >> 16));
+}
 
 /* The same answers for n addresses at once (out[i] for addrs[i]): the
  * first-level entries of a group are read and their buckets requested

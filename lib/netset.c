@@ -10,17 +10,26 @@
  * find the interval that holds the address.  That is one search instead of
  * one walk per list, and the structure never needs pointers.
  *
- * Finding the interval:
- *   - few boundaries: one sorted array, searched without branches (it
- *     stays in L1, and a 256 KiB index would be waste for a 20-line list);
- *   - many: a direct index on the top 16 bits (2^16 x 4 bytes, fits in
+ * Finding the interval (IPv4):
+ *   - up to 16384 boundaries: one sorted array of them and an index on
+ *     the top 1..16 bits sized to the set (at most twice as many entries
+ *     as boundaries, so a 1000-prefix list, index included, stays in L1
+ *     where a 256 KiB index would sit in L2).  An index entry is where the
+ *     region's boundaries start in the array; the search counts a fixed
+ *     window of 4, 8 or 16 keys from there (or lifts in a fixed number of
+ *     steps when some region is more crowded), the same for every
+ *     address, so no branch depends on it;
+ *   - more: a direct index on the top 16 bits (2^16 x 4 bytes, fits in
  *     L2) whose entry is either the answer itself (no boundary inside that
  *     /16) or the offset of a bucket holding the boundaries inside it as
- *     short keys (16-bit, or 8-bit when all of them fall on /24 edges as in
- *     BGP tables; 64-bit for IPv6 buckets whose boundaries are all on /64
- *     edges) followed by the interval values.  A bucket is a few
+ *     16-bit keys (or as a 256-bit map when all of them fall on /24 edges,
+ *     as in BGP tables) followed by the interval values.  A bucket is a few
  *     consecutive cache lines, so a cold lookup costs one memory access
  *     after the L2-resident index.
+ * Both are searched by an inline function in internal.h (see there why).
+ * IPv6 keeps a flat sorted array up to 256 boundaries and the same 2^16
+ * direct index above (64-bit keys for buckets whose boundaries are all on
+ * /64 edges, 128-bit otherwise).
  *
  * Non-contiguous masks (192.168.0.0;255.255.0.255) are not prefixes and do
  * not nest, so they cannot be intervals; they are kept in a short array
@@ -40,14 +49,16 @@
 
 /* ------------------------------------------------------------ constants */
 
-/* At most this many boundaries go into the flat array; above it the
- * direct index pays for itself (a binary search of 8 steps in L1 is still
- * cheaper than one L2 miss into a 256 KiB index). */
+/* IPv6: at most this many boundaries go into the flat array; above it
+ * the direct index pays for itself (a binary search of 8 steps in L1 is
+ * still cheaper than one L2 miss into a 256 KiB index). */
 #define FLAT_MAX 256u
 
-/* Up to this many IPv4 boundaries the flat array is padded to this size
- * and searched by counting. */
-#define TINY 32u
+/* IPv4: up to this many boundaries use the sorted layout (index + one
+ * sorted array, 8 bytes a boundary, at most 160 KiB); above it the DIR
+ * layout's buckets (about 4 bytes a boundary) keep a million prefixes
+ * within 10 bytes each. */
+#define SORTED_MAX 16384u
 
 #define DIR_BITS 16u
 #define DIR_SIZE (1u << DIR_BITS)
@@ -58,18 +69,18 @@
  * because a loop whose trip count waits for a cache miss mispredicts its
  * exit only after the miss returns, and that flush serialises otherwise
  * independent lookups (it made throughput at 1M prefixes 7x worse). */
-#define DIR_LEAF 0x80000000u
-#define DIR_WIDE 0x40000000u /* IPv4: 16-bit keys; IPv6: 128-bit keys */
+#define DIR_LEAF RP_NS_DIR_LEAF
+#define DIR_WIDE RP_NS_DIR_WIDE /* IPv4: 16-bit keys; IPv6: 128-bit keys */
 #define DIR_STEPS_SHIFT 25u
 #define DIR_STEPS_MASK 0x1fu
-#define DIR_OFF 0x01ffffffu
+#define DIR_OFF RP_NS_DIR_OFF
 
 /* Bucket offsets are in units of 8 bytes (keys stay aligned; 25 bits of
  * offset then address 256 MiB of buckets). */
 #define V4_UNIT 8u
 
 /* A /24-aligned IPv4 bucket: 4 x 64-bit map words, 4 count bytes. */
-#define NARROW_HDR 36u
+#define NARROW_HDR RP_NS_NARROW_HDR
 #define V6_UNIT 8u
 
 /* ------------------------------------------------------------- helpers */
@@ -144,65 +155,36 @@ typedef struct nc_entry {
     uint8_t tag;
 } nc_entry;
 
-/* One family's interval index. */
+/* One family's interval index in the DIR or flat layouts (IPv4 in the
+ * sorted layout lives in rp_netset_fast alone). */
 typedef struct fam {
     uint32_t flat_k;     /* boundaries in the flat array (flat mode) */
     const uint32_t *dir; /* NULL: flat mode */
     const uint8_t *blob; /* buckets (IPv4) */
     const uint64_t *blob64; /* buckets (IPv6) */
-    const void *flat_keys; /* uint32_t (IPv4) or k128 (IPv6) */
+    const void *flat_keys; /* k128 (IPv6) */
     const uint32_t *flat_vals;
     uint32_t vmask; /* IPv4 bucket values: 3 or 4 bytes */
     uint32_t vwidth;
 } fam;
 
+/* IPv4 layouts (layout4); the inline lookup takes SORTED and DIR. */
+#define L4_SORTED RP_NS4_SORTED
+#define L4_DIR RP_NS4_DIR
+#define L4_DIR32 3u /* 4-byte values: over 2^23 entries, out of line */
+
 struct rp_netset {
+    rp_netset_fast fast; /* first: internal.h's inline lookup reads it */
     size_t bytes; /* the one allocation, this struct included */
     uint32_t n;   /* entries the set was built from */
-    uint32_t mixbase; /* values >= mixbase index the tuple table */
-    const int32_t *tuples; /* [2 * t]: list 0, list 1 */
+    uint32_t layout4;      /* L4_* */
     const uint8_t *spec;   /* per entry specificity; only with nc */
     const nc_entry *nc4, *nc6;
     uint32_t n_nc4, n_nc6;
     fam f4, f6;
 };
 
-/* Interned values: 0 = nothing; 1 + 2*idx + tag = one list only (the common
- * case needs no table); mixbase + t = both lists, tuples[2t..2t+1]. */
-/* Without branches: whether an address is in a list is as random as the
- * addresses, and a mispredicted branch on a value that came from memory
- * costs a whole miss.  The tuple table always has an entry 0 to read. */
-static inline void decode(const rp_netset *s, uint32_t v, int32_t out[2])
-{
-    /* Masks rather than conditionals: GCC turns the latter into branches. */
-    uint32_t i = v - 1u;
-    uint32_t single = 0u - (uint32_t)(i < s->mixbase - 1u);
-    uint32_t mixed = 0u - (uint32_t)(v >= s->mixbase);
-    uint32_t tag1 = 0u - (i & 1u);
-    uint32_t idx = i >> 1;
-    uint32_t o0 = idx | ~(single & ~tag1);
-    uint32_t o1 = idx | ~(single & tag1);
-    const int32_t *t = s->tuples + 2u * ((v - s->mixbase) & mixed);
-    out[0] = (int32_t)(((uint32_t)t[0] & mixed) | (o0 & ~mixed));
-    out[1] = (int32_t)(((uint32_t)t[1] & mixed) | (o1 & ~mixed));
-}
-
 /* ------------------------------------------------------------ searching */
-
-/* Number of keys <= x among k sorted keys (k >= 1), without data-dependent
- * branches: a mispredicted branch costs more than the whole search. */
-#define DEFINE_UPPER(name, T)                                                  \
-    static inline uint32_t name(const T *keys, uint32_t k, uint32_t x)        \
-    {                                                                          \
-        const T *b = keys;                                                     \
-        while (k > 1) {                                                        \
-            uint32_t h = k >> 1;                                               \
-            b = (b[h] <= x) ? b + h : b;                                       \
-            k -= h;                                                            \
-        }                                                                      \
-        return (uint32_t)(b - keys) + (*b <= x);                               \
-    }
-DEFINE_UPPER(upper32, uint32_t)
 
 static inline bool k128_le(const uint64_t *key, uint64_t hi, uint64_t lo)
 {
@@ -261,7 +243,29 @@ static inline uint32_t upper128(const uint64_t *keys, uint32_t k, uint64_t hi,
     return b + k128_le(keys + 2u * b, hi, lo);
 }
 
-/* The second level of an IPv4 lookup, given the address's index entry. */
+/* The value index in a bucket with 16-bit keys, and where values start. */
+static inline uint32_t wide_pos(const uint8_t *b, uint32_t d, uint32_t x,
+                                const uint8_t **vals)
+{
+    uint32_t steps = (d >> DIR_STEPS_SHIFT) & DIR_STEPS_MASK;
+    const uint16_t *hdr = (const uint16_t *)(const void *)b;
+    uint32_t k = hdr[0];
+    *vals = b + 2u + 2u * k;
+    return lift16(hdr + 1, k, steps, x & 0xffffu);
+}
+
+uint32_t rp_netset_wide4(const rp_netset_fast *f, uint32_t d, uint32_t x)
+{
+    const uint8_t *b = f->blob + (size_t)(d & DIR_OFF) * V4_UNIT;
+    __builtin_prefetch(b + 64);
+    __builtin_prefetch(b + 128);
+    const uint8_t *vals;
+    uint32_t pos = wide_pos(b, d, x, &vals);
+    return load_le32(vals + (size_t)pos * 3u) & 0xffffffu;
+}
+
+/* The second level of an IPv4 lookup in either DIR layout, given the
+ * address's index entry (the inline path's, for any value width). */
 static inline uint32_t lookup4_dir(const fam *f, uint32_t x, uint32_t d)
 {
     if (d & DIR_LEAF)
@@ -275,17 +279,8 @@ static inline uint32_t lookup4_dir(const fam *f, uint32_t x, uint32_t d)
     const uint8_t *vals;
     uint32_t pos;
     if (d & DIR_WIDE) {
-        uint32_t steps = (d >> DIR_STEPS_SHIFT) & DIR_STEPS_MASK;
-        const uint16_t *hdr = (const uint16_t *)(const void *)b;
-        uint32_t k = hdr[0];
-        pos = lift16(hdr + 1, k, steps, x & 0xffffu);
-        vals = b + 2u + 2u * k;
+        pos = wide_pos(b, d, x, &vals);
     } else {
-        /* Boundaries on /24 edges: a 256-bit map of them plus the count
-         * before each 64-bit word; the rank of the address's bit is the
-         * value's index.  About 15 instructions and no loop, so that many
-         * independent lookups fit in the CPU's window at once and their
-         * cache misses overlap. */
         const uint64_t *bm = (const uint64_t *)(const void *)b;
         uint32_t j = (x >> 8) & 0xffu;
         uint64_t word = bm[j >> 6] & ((2ull << (j & 63u)) - 1u);
@@ -295,21 +290,26 @@ static inline uint32_t lookup4_dir(const fam *f, uint32_t x, uint32_t d)
     return load_le32(vals + (size_t)pos * f->vwidth) & f->vmask;
 }
 
-static uint32_t lookup4(const fam *f, uint32_t x)
+/* The sorted layout, whatever the inline mode says. */
+static inline uint32_t lookup4_sorted(const rp_netset_fast *f, uint32_t x)
 {
-    if (!f->dir) {
-        const uint32_t *keys = f->flat_keys;
-        if (f->flat_k <= TINY) {
-            /* Counting all (padded) keys has no dependent loads, so it
-             * beats a binary search on latency for a short list. */
-            uint32_t c = 0;
-            for (uint32_t i = 0; i < TINY; i++)
-                c += keys[i] <= x;
-            return f->flat_vals[c < f->flat_k ? c : f->flat_k];
-        }
-        return f->flat_vals[upper32(keys, f->flat_k, x)];
-    }
-    return lookup4_dir(f, x, f->dir[x >> 16]);
+    uint32_t p = ((const uint16_t *)f->index)[x >> f->shift];
+    const uint32_t *k = f->keys + p;
+    uint32_t c = 0;
+    if (f->win)
+        for (unsigned i = 0; i < f->win; i++)
+            c += k[i] <= x;
+    else
+        for (uint32_t st = f->half; st; st >>= 1)
+            c = k[c + st - 1] <= x ? c + st : c;
+    return f->vals[p + c];
+}
+
+static uint32_t lookup4(const rp_netset *s, uint32_t x)
+{
+    if (s->layout4 == L4_SORTED)
+        return lookup4_sorted(&s->fast, x);
+    return lookup4_dir(&s->f4, x, s->f4.dir[x >> 16]);
 }
 
 static uint32_t lookup6(const fam *f, uint64_t hi, uint64_t lo)
@@ -363,18 +363,19 @@ static void nc_check(const rp_netset *s, const nc_entry *e, uint32_t n,
     }
 }
 
-void rp_netset_lookup(const rp_netset *s, const relaypol_addr *addr,
-                      int32_t out[2])
+/* Everything the inline rp_netset_lookup (internal.h) does not take. */
+void rp_netset_lookup_slow(const rp_netset *s, const relaypol_addr *addr,
+                           int32_t out[2])
 {
     if (addr->family == RELAYPOL_AF_INET) {
-        decode(s, lookup4(&s->f4, load_be32(addr->bytes)), out);
+        rp_netset_decode(&s->fast, lookup4(s, load_be32(addr->bytes)), out);
         if (s->n_nc4)
             nc_check(s, s->nc4, s->n_nc4, addr->bytes, 4, out);
     } else if (addr->family == RELAYPOL_AF_INET6) {
-        decode(s,
-               lookup6(&s->f6, load_be64(addr->bytes),
-                       load_be64(addr->bytes + 8)),
-               out);
+        rp_netset_decode(&s->fast,
+                         lookup6(&s->f6, load_be64(addr->bytes),
+                                 load_be64(addr->bytes + 8)),
+                         out);
         if (s->n_nc6)
             nc_check(s, s->nc6, s->n_nc6, addr->bytes, 16, out);
     } else {
@@ -411,7 +412,8 @@ static inline void many4(const rp_netset *s, const relaypol_addr *addrs,
         for (size_t j = 0; j < m; j++) {
             const relaypol_addr *a = &addrs[base + j];
             if (a->family == RELAYPOL_AF_INET)
-                decode(s, lookup4_dir(f, x[j], d[j]), out[base + j]);
+                rp_netset_decode(&s->fast, lookup4_dir(f, x[j], d[j]),
+                                 out[base + j]);
             else
                 rp_netset_lookup(s, a, out[base + j]);
         }
@@ -421,9 +423,10 @@ static inline void many4(const rp_netset *s, const relaypol_addr *addrs,
 void rp_netset_lookup_many(const rp_netset *s, const relaypol_addr *addrs,
                            size_t n, int32_t (*out)[2])
 {
-    /* Only the IPv4 index has a second level worth overlapping; anything
-     * else (small sets, non-contiguous masks) goes one at a time. */
-    if (!s->f4.dir || s->n_nc4) {
+    /* Only the IPv4 DIR index has a second level worth overlapping; the
+     * sorted layout stays in L1 and non-contiguous masks need the slow
+     * path: those go one at a time. */
+    if (s->layout4 == L4_SORTED || s->n_nc4) {
         for (size_t i = 0; i < n; i++)
             rp_netset_lookup(s, &addrs[i], out[i]);
         return;
@@ -691,7 +694,7 @@ static bool fam_intervals(rp_alloc *a, fambuild *b, k128 top, uint32_t n,
     const chg *c0 = b->c[0], *c1 = b->c[1];
     size_t i = 0, j = 0, niv = 0;
     int32_t v0 = -1, v1 = -1;
-    uint32_t mixbase = 1u + 2u * n;
+    uint32_t mixbase = 2u + 2u * n;
     while (i < b->nc[0] || j < b->nc[1]) {
         k128 pos;
         if (j >= b->nc[1] || (i < b->nc[0] && k128_lt(c0[i].pos, c1[j].pos)))
@@ -706,9 +709,9 @@ static bool fam_intervals(rp_alloc *a, fambuild *b, k128 top, uint32_t n,
         if (v0 < 0 && v1 < 0)
             v = 0;
         else if (v1 < 0)
-            v = 1u + 2u * (uint32_t)v0;
+            v = 2u + 2u * (uint32_t)v0;
         else if (v0 < 0)
-            v = 2u + 2u * (uint32_t)v1;
+            v = 3u + 2u * (uint32_t)v1;
         else {
             uint32_t id;
             if (!intern_pair(a, in, v0, v1, &id))
@@ -839,24 +842,87 @@ static size_t build_v6_dir(const ivl *iv, size_t niv, uint32_t *dir,
 
 /* Sizes of one family's parts in the final allocation. */
 typedef struct famlayout {
-    bool flat;
-    size_t keys_bytes, vals_bytes; /* flat */
+    unsigned kind;                 /* FL_* */
+    size_t keys_bytes, vals_bytes; /* flat, sorted */
     size_t blob_bytes;             /* dir */
+    size_t index_bytes;            /* sorted */
+    unsigned bits, win, steps;     /* sorted: index bits, search */
 } famlayout;
+
+#define FL_FLAT 0u   /* IPv6: one sorted array */
+#define FL_DIR 1u    /* both: 2^16 index and buckets */
+#define FL_SORTED 2u /* IPv4: 2^bits index into one sorted array */
+
+/* The sorted layout's index size and search.  Every region (the
+ * addresses sharing the top `bits` bits) is searched the same way, wide
+ * enough for the most crowded region, so that no branch depends on the
+ * address: up to 16 keys are counted (WIN_MAX), more take binary lifting.
+ * The smallest window wins, then the smaller index.  The index may have
+ * up to twice as many entries as there are boundaries (at least 256), so
+ * that with the boundaries it stays within L1 for a thousand prefixes. */
+#define WIN_MAX 16u
+
+static void plan_sorted(const ivl *iv, size_t nb, famlayout *l)
+{
+    unsigned bmax = 8;
+    while (bmax < DIR_BITS && ((size_t)1 << bmax) < 2 * nb)
+        bmax++;
+    unsigned best_b = 1;
+    size_t best_run = SIZE_MAX;
+    for (unsigned b = 1; b <= bmax; b++) {
+        unsigned sh = 32u - b;
+        size_t run = 0, maxrun = 0;
+        for (size_t i = 0; i < nb; i++) {
+            if (i && (iv[i + 1].pos.lo >> sh) == (iv[i].pos.lo >> sh))
+                run++;
+            else
+                run = 1;
+            if (run > maxrun)
+                maxrun = run;
+        }
+        /* Only the window class or the step count matters. */
+        size_t cls = maxrun == 0        ? 0
+                     : maxrun <= 4      ? 4
+                     : maxrun <= 8      ? 8
+                     : maxrun <= WIN_MAX ? WIN_MAX
+                                        : ((size_t)1 << steps_for((uint32_t)maxrun));
+        if (cls < best_run) {
+            best_run = cls;
+            best_b = b;
+        }
+    }
+    l->kind = FL_SORTED;
+    l->bits = best_b;
+    if (best_run <= WIN_MAX) {
+        l->win = (unsigned)best_run;
+        l->steps = 0;
+    } else {
+        l->win = 0;
+        l->steps = steps_for((uint32_t)best_run - 1);
+    }
+    /* Counting reads win keys; lifting at most 2^steps - 1 past p. */
+    size_t pad = l->win ? l->win : ((size_t)1 << l->steps) - 1;
+    l->index_bytes = ((size_t)1 << best_b) * sizeof(uint16_t);
+    l->keys_bytes = (nb + pad) * sizeof(uint32_t);
+    l->vals_bytes = (nb + 1 + pad) * sizeof(uint32_t);
+}
 
 static void plan_family(const fambuild *b, bool v6, uint32_t vwidth,
                         famlayout *l)
 {
     size_t k = b->niv - 1;
     memset(l, 0, sizeof *l);
-    if (k <= FLAT_MAX) {
-        l->flat = true;
-        l->keys_bytes = v6 ? k * sizeof(k128)
-                           : (k < TINY ? TINY : k) * sizeof(uint32_t);
+    if (!v6 && k <= SORTED_MAX) {
+        plan_sorted(b->iv, k, l);
+    } else if (v6 && k <= FLAT_MAX) {
+        l->kind = FL_FLAT;
+        l->keys_bytes = k * sizeof(k128);
         l->vals_bytes = (k + 1) * sizeof(uint32_t);
     } else if (v6) {
+        l->kind = FL_DIR;
         l->blob_bytes = build_v6_dir(b->iv, b->niv, NULL, NULL) * V6_UNIT;
     } else {
+        l->kind = FL_DIR;
         /* Four spare bytes: a 3-byte value is read with a 4-byte load. */
         l->blob_bytes = build_v4_dir(b->iv, b->niv, NULL, NULL, vwidth) + 4u;
     }
@@ -864,9 +930,52 @@ static void plan_family(const fambuild *b, bool v6, uint32_t vwidth,
 
 static size_t layout_size(const famlayout *l)
 {
-    if (l->flat)
+    switch (l->kind) {
+    case FL_FLAT:
         return align64(l->keys_bytes) + align64(l->vals_bytes);
-    return align64(DIR_SIZE * sizeof(uint32_t)) + align64(l->blob_bytes);
+    case FL_SORTED:
+        return align64(l->index_bytes) + align64(l->keys_bytes) +
+               align64(l->vals_bytes);
+    default:
+        return align64(DIR_SIZE * sizeof(uint32_t)) + align64(l->blob_bytes);
+    }
+}
+
+/* The sorted layout: keys[i] is the start of interval i + 1, vals[i] the
+ * value of interval i; both padded past the end with copies of the last,
+ * so that lifting past the last boundary needs no clamp.  index[r] is the
+ * number of boundaries below region r's first address. */
+static void fill_sorted(rp_netset_fast *f, const fambuild *b,
+                        const famlayout *l, uint8_t *p)
+{
+    uint32_t nb = (uint32_t)(b->niv - 1);
+    size_t pad = l->win ? l->win : ((size_t)1 << l->steps) - 1;
+    uint16_t *index = (uint16_t *)(void *)p;
+    uint32_t *keys = (uint32_t *)(void *)(p + align64(l->index_bytes));
+    uint32_t *vals = (uint32_t *)(void *)((uint8_t *)keys +
+                                          align64(l->keys_bytes));
+    for (uint32_t q = 0; q < nb; q++)
+        keys[q] = (uint32_t)b->iv[q + 1].pos.lo;
+    for (size_t q = 0; q < pad; q++)
+        keys[nb + q] = keys[nb - 1]; /* pad > 0 only when nb > 0 */
+    for (uint32_t q = 0; q <= nb; q++)
+        vals[q] = b->iv[q].v;
+    for (size_t q = 0; q < pad; q++)
+        vals[nb + 1 + q] = vals[nb];
+    unsigned sh = 32u - l->bits;
+    uint32_t c = 0;
+    for (uint64_t r = 0; r < ((uint64_t)1 << l->bits); r++) {
+        uint64_t start = r << sh;
+        while (c < nb && keys[c] < start)
+            c++;
+        index[r] = (uint16_t)c;
+    }
+    f->index = index;
+    f->keys = keys;
+    f->vals = vals;
+    f->shift = (uint8_t)sh;
+    f->win = (uint8_t)l->win;
+    f->half = (uint16_t)(((uint32_t)1 << l->steps) >> 1);
 }
 
 static void fill_family(fam *f, const fambuild *b, bool v6, const famlayout *l,
@@ -876,28 +985,20 @@ static void fill_family(fam *f, const fambuild *b, bool v6, const famlayout *l,
     memset(f, 0, sizeof *f);
     f->vwidth = vwidth;
     f->vmask = vwidth == 4 ? 0xffffffffu : 0xffffffu;
-    if (l->flat) {
+    if (l->kind == FL_FLAT) {
         uint32_t k = (uint32_t)(b->niv - 1);
         uint32_t *vals = (uint32_t *)(void *)(p + align64(l->keys_bytes));
-        if (v6) {
-            uint64_t *keys = (uint64_t *)(void *)p;
-            for (uint32_t q = 0; q < k; q++) {
-                keys[2u * q] = b->iv[q + 1].pos.hi;
-                keys[2u * q + 1] = b->iv[q + 1].pos.lo;
-            }
-        } else {
-            uint32_t *keys = (uint32_t *)(void *)p;
-            for (uint32_t q = 0; q < k; q++)
-                keys[q] = (uint32_t)b->iv[q + 1].pos.lo;
-            for (uint32_t q = k; q < TINY; q++)
-                keys[q] = UINT32_MAX; /* counted, then clamped to k */
+        uint64_t *keys = (uint64_t *)(void *)p;
+        for (uint32_t q = 0; q < k; q++) {
+            keys[2u * q] = b->iv[q + 1].pos.hi;
+            keys[2u * q + 1] = b->iv[q + 1].pos.lo;
         }
         for (uint32_t q = 0; q <= k; q++)
             vals[q] = b->iv[q].v;
         f->flat_k = k;
         f->flat_keys = p;
         f->flat_vals = vals;
-    } else {
+    } else if (l->kind == FL_DIR) {
         uint32_t *dir = (uint32_t *)(void *)p;
         uint8_t *blob = p + align64(DIR_SIZE * sizeof(uint32_t));
         if (v6)
@@ -1058,16 +1159,16 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
     in.slots = NULL;
     in.cap = 0;
 
-    uint32_t mixbase = 1u + 2u * (uint32_t)n;
+    uint32_t mixbase = 2u + 2u * (uint32_t)n;
     uint32_t maxv = mixbase + (uint32_t)in.ntup;
     uint32_t vwidth = maxv <= 0xffffffu ? 3u : 4u;
 
     famlayout l4, l6;
     plan_family(&fb[0], false, vwidth, &l4);
     plan_family(&fb[1], true, vwidth, &l6);
-    if (!l4.flat && l4.blob_bytes / V4_UNIT > DIR_OFF)
+    if (l4.kind == FL_DIR && l4.blob_bytes / V4_UNIT > DIR_OFF)
         goto out;
-    if (!l6.flat && l6.blob_bytes / V6_UNIT > DIR_OFF)
+    if (l6.kind == FL_DIR && l6.blob_bytes / V6_UNIT > DIR_OFF)
         goto out;
 
     size_t n4 = 0;
@@ -1085,13 +1186,14 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
     uint8_t *cur = mem + align64(sizeof(rp_netset));
     s->bytes = total;
     s->n = (uint32_t)n;
-    s->mixbase = mixbase;
+    s->fast.mixbase = mixbase;
+    s->fast.mixed = in.ntup != 0;
 
     int32_t *tup = (int32_t *)(void *)cur;
     tup[0] = tup[1] = -1;
     if (in.ntup)
         memcpy(tup, in.tuples, in.ntup * 2 * sizeof(int32_t));
-    s->tuples = tup;
+    s->fast.tuples = tup;
     cur += align64((in.ntup + 1) * 2 * sizeof(int32_t));
 
     if (nnc) {
@@ -1122,9 +1224,22 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
             if (nets[i].prefix_len < 0 && nets[i].family == RELAYPOL_AF_INET)
                 spec[i] = (uint8_t)popcount32(load_be32(nets[i].mask));
     }
-    s->mixbase = mixbase;
-    fill_family(&s->f4, &fb[0], false, &l4, &cur, vwidth);
+    if (l4.kind == FL_SORTED) {
+        fill_sorted(&s->fast, &fb[0], &l4, cur);
+        cur += layout_size(&l4);
+        s->layout4 = L4_SORTED;
+    } else {
+        fill_family(&s->f4, &fb[0], false, &l4, &cur, vwidth);
+        s->fast.index = s->f4.dir;
+        s->fast.blob = s->f4.blob;
+        s->layout4 = vwidth == 3 ? L4_DIR : L4_DIR32;
+    }
     fill_family(&s->f6, &fb[1], true, &l6, &cur, 4u);
+    /* The inline lookup takes the sorted and the 3-byte DIR layouts when
+     * no non-contiguous IPv4 mask has to be checked after them. */
+    s->fast.mode = (uint8_t)(s->n_nc4 || s->layout4 == L4_DIR32
+                                 ? RP_NS4_SLOW
+                                 : s->layout4);
     *out = s;
     st = RELAYPOL_OK;
 out:

@@ -511,6 +511,78 @@ START_TEST(test_random_aligned)
 }
 END_TEST
 
+/* IPv4 sets above the sorted layout's 16384 boundaries, so that the
+ * 2^16 index and its buckets are used: /24-aligned ones (bitmap buckets)
+ * and ones with longer prefixes (16-bit keys), each with and without a
+ * non-contiguous mask (the out-of-line path) and with both lists
+ * overlapping (interned pairs). */
+START_TEST(test_random_dir)
+{
+    rng r = {0xa4093822299f31d0ull + (uint64_t)_i};
+    size_t n = 26000 + rndn(&r, 4000);
+    bool aligned = _i & 1, noncontig = _i & 2;
+    rp_net *nets = calloc(n, sizeof *nets);
+    uint8_t *lists = calloc(n, 1);
+    ck_assert(nets && lists);
+    for (size_t i = 0; i < n; i++) {
+        int len = aligned ? 14 + (int)rndn(&r, 11) : 12 + (int)rndn(&r, 21);
+        uint32_t x = (uint32_t)(0x20 + rndn(&r, 2)) << 24 |
+                     ((uint32_t)rnd(&r) & 0xffffffu);
+        nets[i] = mk4(x, len);
+        lists[i] = (uint8_t)rndn(&r, 2);
+        if (noncontig && i % 997 == 3)
+            nets[i] = mk4mask(x, 0xffff00ffu);
+    }
+    rp_alloc a;
+    rp_alloc_init(&a, NULL, NULL);
+    rp_netset *s = build(&a, nets, lists, n);
+    size_t nq = 6000;
+    relaypol_addr *all = malloc(nq * sizeof *all);
+    ck_assert(all);
+    for (size_t q = 0; q < nq; q++) {
+        relaypol_addr ad = rnd_addr(&r, nets, n, false);
+        all[q] = ad;
+        int32_t got[2], want[2];
+        rp_netset_lookup(s, &ad, got);
+        ref_lookup(nets, lists, n, &ad, want);
+        ck_assert_msg(got[0] == want[0] && got[1] == want[1],
+                      "dir _i=%d q=%zu: got %d/%d want %d/%d", _i, q, got[0],
+                      got[1], want[0], want[1]);
+        /* A prefetch first changes nothing. */
+        rp_netset_prefetch(s, &ad);
+        rp_netset_lookup(s, &ad, got);
+        ck_assert(got[0] == want[0] && got[1] == want[1]);
+    }
+    check_many(&r, s, all, nq);
+    free(all);
+    rp_netset_free(&a, s);
+    ck_assert_uint_eq(a.in_use, 0);
+    free(nets);
+    free(lists);
+}
+END_TEST
+
+/* rp_netset_prefetch takes any address: families with no entries, no
+ * family at all, a set with nothing in it. */
+START_TEST(test_prefetch_any)
+{
+    rp_alloc a;
+    rp_alloc_init(&a, NULL, NULL);
+    rp_netset *s = build(&a, NULL, NULL, 0);
+    relaypol_addr ad = a4(ip4(10, 1, 2, 3));
+    rp_netset_prefetch(s, &ad);
+    ad.family = RELAYPOL_AF_INET6;
+    rp_netset_prefetch(s, &ad);
+    ad.family = RELAYPOL_AF_NONE;
+    rp_netset_prefetch(s, &ad);
+    int32_t out[2];
+    rp_netset_lookup(s, &ad, out);
+    ck_assert_int_eq(out[0], -1);
+    ck_assert_int_eq(out[1], -1);
+    rp_netset_free(&a, s);
+}
+END_TEST
+
 /* ------------------------------------------------------ allocation failure */
 
 typedef struct failing {
@@ -588,6 +660,8 @@ static Suite *netset_suite(void)
     tcase_add_loop_test(tc, test_random_small, 0, 4);
     tcase_add_loop_test(tc, test_random_large, 0, 4);
     tcase_add_test(tc, test_random_aligned);
+    tcase_add_loop_test(tc, test_random_dir, 0, 4);
+    tcase_add_test(tc, test_prefetch_any);
     suite_add_tcase(s, tc);
     tc = tcase_create("oom");
     tcase_set_timeout(tc, 300);
