@@ -576,6 +576,7 @@ typedef struct opts {
     bool quick;
     bool with_lpm_1m;
     size_t v4_only; /* --v4 N: only that IPv4 size (for development) */
+    uint64_t v4_seed; /* --seed K: with --v4, the workload of seed 0x1234+K */
     int reps;
     int cpu;
 } opts;
@@ -1147,12 +1148,14 @@ static void sum_add(summary *s, const char *key, double v, int prec)
 
 int main(int argc, char **argv)
 {
-    opts o = {.quick = false, .reps = 7, .cpu = -1};
+    opts o = {.quick = false, .reps = 7, .cpu = -1, .v4_seed = 3};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             o.quick = true;
         else if (strcmp(argv[i], "--v4") == 0 && i + 1 < argc)
             o.v4_only = (size_t)strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+            o.v4_seed = (uint64_t)strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--with-lpm-1m") == 0)
             o.with_lpm_1m = true;
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
@@ -1203,7 +1206,7 @@ int main(int argc, char **argv)
     double t0 = now_s();
     if (o.v4_only) {
         wl one = {0};
-        run_v4(&one, o.v4_only, &o, dp, 0x1234 + 3);
+        run_v4(&one, o.v4_only, &o, dp, 0x1234 + o.v4_seed);
         for (int m = 0; m < M_N; m++)
             print_row(&one, m);
         free(w);
