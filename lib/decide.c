@@ -278,6 +278,14 @@ relaypol_status relaypol_decide(const relaypol_policy *p,
     }
     out->auth = req->user ? RELAYPOL_AUTH_NOT_NEEDED : RELAYPOL_AUTH_NONE;
 
+    /* Ask for the first address-list reads now, so that on a big list
+     * their cache misses overlap the recipient parsing instead of
+     * following it. */
+    if (p->relay_flags & 3)
+        rp_netset_prefetch(p->client_set, client);
+    if ((p->relay_flags & 4) && local->family != RELAYPOL_AF_NONE)
+        rp_netset_prefetch(p->local_set, local);
+
     rp_rcpt r;
     relaypol_rcpt_error re = rp_rcpt_parse(
         req->recipient ? req->recipient : "", req->recipient_len,
