@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -240,6 +241,45 @@ START_TEST(load_file_errors)
 }
 END_TEST
 
+/* A file larger than one read chunk and than its first buffer is read to
+ * its last byte, with and without a final newline. */
+START_TEST(load_file_reads_it_all)
+{
+    char path[] = "/tmp/relaypol-policy-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "RelayFlags = 2\n[RelayAllowList]\n");
+    unsigned lines = 2;
+    for (unsigned i = 0; i < 20000; i++, lines++)
+        fprintf(f, "10.%u.%u.0/24\n", i >> 8 & 255, i & 255);
+    fprintf(f, "192.0.2.7");
+    lines++;
+    fclose(f);
+
+    relaypol_policy *p = NULL;
+    relaypol_error err;
+    relaypol_status st = relaypol_policy_load_file(path, NULL, &p, &err);
+    unlink(path);
+    if (st == RELAYPOL_ERR_IO && strstr(err.message, "file I/O"))
+        return; /* built with -Dfile_io=false */
+    ck_assert_msg(st == RELAYPOL_OK, "%s", err.message);
+    relaypol_request r;
+    relaypol_request_init(&r);
+    relaypol_addr_parse("192.0.2.7", &r.client);
+    r.recipient = "<a@b.example>";
+    r.recipient_len = strlen(r.recipient);
+    relaypol_decision d;
+    relaypol_decision_init(&d);
+    relaypol_decide(p, &r, &d);
+    ck_assert_int_eq(d.verdict, RELAYPOL_RELAY);
+    ck_assert_str_eq(d.entry, "192.0.2.7");
+    ck_assert_uint_eq(d.entry_line, lines);
+    relaypol_policy_free(p);
+}
+END_TEST
+
 START_TEST(literal_masks_switch)
 {
     const char *text = "RelayFlags = 2\n[RelayAllowList]\n"
@@ -338,6 +378,7 @@ int main(void)
     tcase_add_test(tc, nul_byte_and_long_line);
     tcase_add_test(tc, comments_crlf_case_and_blank_lines);
     tcase_add_test(tc, load_file_errors);
+    tcase_add_test(tc, load_file_reads_it_all);
     tcase_add_test(tc, literal_masks_switch);
     tcase_add_test(tc, non_contiguous_mask_matches_by_formula);
     tcase_add_test(tc, references_and_memory);
