@@ -181,46 +181,48 @@ static inline uint32_t rp_ns_popcount64(uint64_t x)
 #endif
 }
 
-/* The interned value of IPv4 address x (host order); mode SORTED or DIR.
- * No branch depends on the address except DIR's leaf/bucket test, which
- * waits only for the index (in L1 or L2), never for a bucket. */
-static inline uint32_t rp_netset_value4(const rp_netset_fast *f, uint32_t x)
+/* The interned value of IPv4 address x (host order) in the SORTED
+ * layout.  keys[p..) from the address's index entry holds the region's
+ * boundaries, then larger ones; the value's index is p plus the number of
+ * those <= x.  A window of keys as wide as the most crowded region is
+ * counted, compares that do not wait for each other; a set with more
+ * crowded regions takes binary lifting, the same number of steps for
+ * every region.  Either way no branch depends on the address. */
+static inline uint32_t rp_netset_sorted4(const rp_netset_fast *f, uint32_t x)
 {
-    if (f->mode == RP_NS4_SORTED) {
-        /* keys[p..) from the address's index entry holds the region's
-         * boundaries, then larger ones; the value's index is p plus the
-         * number of those <= x.  A window of keys as wide as the most
-         * crowded region is counted, compares that do not wait for each
-         * other (vector instructions where there are some); a set with
-         * more crowded regions takes binary lifting, the same number of
-         * steps for every region so that the loop is never mispredicted. */
-        uint32_t p = ((const uint16_t *)f->index)[x >> f->shift];
-        const uint32_t *k = f->keys + p;
-        uint32_t c = 0;
-        if (f->win == 4) {
-            for (unsigned i = 0; i < 4; i++)
-                c += k[i] <= x;
-        } else if (f->win == 8) {
-            for (unsigned i = 0; i < 8; i++)
-                c += k[i] <= x;
-        } else if (f->win == 16) {
-            for (unsigned i = 0; i < 16; i++)
-                c += k[i] <= x;
-        } else {
-            for (uint32_t st = f->half; st; st >>= 1)
-                c = k[c + st - 1] <= x ? c + st : c;
-        }
-        return f->vals[p + c];
+    uint32_t p = ((const uint16_t *)f->index)[x >> f->shift];
+    const uint32_t *k = f->keys + p;
+    uint32_t c = 0;
+    if (f->win == 4) {
+        for (unsigned i = 0; i < 4; i++)
+            c += k[i] <= x;
+    } else if (f->win == 8) {
+        for (unsigned i = 0; i < 8; i++)
+            c += k[i] <= x;
+    } else if (f->win == 16) {
+        for (unsigned i = 0; i < 16; i++)
+            c += k[i] <= x;
+    } else {
+        for (uint32_t st = f->half; st; st >>= 1)
+            c = k[c + st - 1] <= x ? c + st : c;
     }
+    return f->vals[p + c];
+}
+
+/* The same in the DIR layout.  The only branch that depends on the
+ * address (leaf or bucket) waits for the index, in L2, never for the
+ * bucket; it is one test for the common bitmap bucket. */
+static inline uint32_t rp_netset_dir4(const rp_netset_fast *f, uint32_t x)
+{
     uint32_t d = ((const uint32_t *)f->index)[x >> 16];
-    if (d & RP_NS_DIR_LEAF)
-        return d & ~RP_NS_DIR_LEAF;
-    if (d & RP_NS_DIR_WIDE)
-        return rp_netset_wide4(f, d, x);
+    if (d & (RP_NS_DIR_LEAF | RP_NS_DIR_WIDE))
+        return d & RP_NS_DIR_LEAF ? d & ~RP_NS_DIR_LEAF
+                                  : rp_netset_wide4(f, d, x);
     /* Boundaries on /24 edges: a 256-bit map of them and the count before
      * each 64-bit word; the rank of the address's bit is the value's
-     * index.  Values are 3 bytes, little-endian. */
-    const uint8_t *b = f->blob + (size_t)(d & RP_NS_DIR_OFF) * 8u;
+     * index.  Values are 3 bytes, little-endian.  Such an entry is the
+     * bucket's offset in 8-byte units and nothing else. */
+    const uint8_t *b = f->blob + (size_t)d * 8u;
     __builtin_prefetch(b + 64);
     uint32_t j = (x >> 8) & 0xffu;
     uint64_t word = ((const uint64_t *)(const void *)b)[j >> 6] &
@@ -260,8 +262,11 @@ static inline void rp_netset_lookup(const rp_netset *s,
                                     const relaypol_addr *addr, int32_t out[2])
 {
     const rp_netset_fast *f = (const rp_netset_fast *)(const void *)s;
-    if (addr->family == RELAYPOL_AF_INET && f->mode != RP_NS4_SLOW)
-        rp_netset_decode(f, rp_netset_value4(f, rp_ns_be32(addr->bytes)),
+    /* DIR first: its lookups are the ones waiting for memory. */
+    if (addr->family == RELAYPOL_AF_INET && f->mode == RP_NS4_DIR)
+        rp_netset_decode(f, rp_netset_dir4(f, rp_ns_be32(addr->bytes)), out);
+    else if (addr->family == RELAYPOL_AF_INET && f->mode == RP_NS4_SORTED)
+        rp_netset_decode(f, rp_netset_sorted4(f, rp_ns_be32(addr->bytes)),
                          out);
     else
         rp_netset_lookup_slow(s, addr, out);

@@ -290,25 +290,10 @@ static inline uint32_t lookup4_dir(const fam *f, uint32_t x, uint32_t d)
     return load_le32(vals + (size_t)pos * f->vwidth) & f->vmask;
 }
 
-/* The sorted layout, whatever the inline mode says. */
-static inline uint32_t lookup4_sorted(const rp_netset_fast *f, uint32_t x)
-{
-    uint32_t p = ((const uint16_t *)f->index)[x >> f->shift];
-    const uint32_t *k = f->keys + p;
-    uint32_t c = 0;
-    if (f->win)
-        for (unsigned i = 0; i < f->win; i++)
-            c += k[i] <= x;
-    else
-        for (uint32_t st = f->half; st; st >>= 1)
-            c = k[c + st - 1] <= x ? c + st : c;
-    return f->vals[p + c];
-}
-
 static uint32_t lookup4(const rp_netset *s, uint32_t x)
 {
     if (s->layout4 == L4_SORTED)
-        return lookup4_sorted(&s->fast, x);
+        return rp_netset_sorted4(&s->fast, x);
     return lookup4_dir(&s->f4, x, s->f4.dir[x >> 16]);
 }
 
@@ -781,8 +766,10 @@ static size_t build_v4_dir(const ivl *iv, size_t niv, uint32_t *dir,
                 for (uint32_t by = 0; by < vwidth; by++)
                     vals[(size_t)q * vwidth + by] = (uint8_t)(v >> (8 * by));
             }
-            dir[bk] = (uint32_t)(off / V4_UNIT) | (wide ? DIR_WIDE : 0) |
-                      steps_for(k) << DIR_STEPS_SHIFT;
+            /* A bitmap bucket's entry is its offset alone, so that the
+             * inline lookup (internal.h) uses it without masking. */
+            dir[bk] = (uint32_t)(off / V4_UNIT) |
+                      (wide ? DIR_WIDE | steps_for(k) << DIR_STEPS_SHIFT : 0);
         }
         off += sz;
         cur = iv[j - 1].v;
