@@ -12,8 +12,8 @@
  * enums, the exception classes and the Finding tuple, which it hands over
  * once with _setup() at import.
  *
- * A decide() call costs the binding ~350 instructions next to the
- * library's ~1,400 (callgrind, 16-entry list): arguments are read by hand
+ * A decide(str) call costs the binding ~400 instructions (callgrind,
+ * 2026-11-23; the library's decision was ~575): arguments are read by hand
  * from the vectorcall array; a str is read from its compact ASCII data
  * and a canonical dotted quad parsed here (everything else goes to
  * relaypol_addr_parse()); an ipaddress object is read from its integer,
@@ -23,11 +23,11 @@
  * objects (for the explanation), and verdict, step and auth as enum
  * members in slots; every other attribute is converted when it is read.
  *
- * The GIL is kept during relaypol_decide(): measured in 2026-11 with the
- * binding at the cost above, releasing and re-taking it adds ~350
- * instructions (+16%, with atomics) to a decide() call, as much as the
- * binding's whole share, and two threads deciding together got slower,
- * not faster (README.md).  A decision is too short to pay for a GIL
+ * The GIL is kept during relaypol_decide(): measured on 2026-11-23,
+ * releasing and re-taking it adds ~345 instructions (with atomics) to a
+ * decide() call, about the binding's whole share, and two threads
+ * deciding on one policy were three times slower per call than with the
+ * GIL held (README.md).  A decision is too short to pay for a GIL
  * hand-off.  The GIL is released while a policy loads, which can take a
  * second for 1M entries.
  *
@@ -215,8 +215,10 @@ static int packed_address(const void *buf, Py_ssize_t len, const char *what,
 
 /* The common case of a text address, a canonical dotted quad
  * ("192.0.2.1": four decimal octets of 1-3 digits, no leading zero, none
- * above 255), parsed in ~60 instructions where the general parser takes
- * ~350.  Returns 0 for anything else, which then goes to
+ * above 255), parsed in ~90 instructions where the general parser takes
+ * ~350 (a branch-free SWAR version, against the mispredicted octet
+ * lengths of random addresses, took ~300 and measured slower).  Returns 0
+ * for anything else, which then goes to
  * relaypol_addr_parse(): this only ever accepts a subset of what the
  * library accepts, with the same result (test_addresses checks it against
  * the library), so errors and every other form stay the library's.
