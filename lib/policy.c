@@ -705,7 +705,7 @@ enum {
  * memchr per question. */
 typedef struct line_scan {
     const char *end;            /* the '\n', or the end of the text */
-    const char *first[C_KINDS]; /* index: bit number of the class; NULL */
+    const char *first[C_KINDS]; /* [ctz(class)]: first such byte, or NULL */
     bool too_long;              /* no '\n' within RELAYPOL_MAX_LINE bytes */
 } line_scan;
 
@@ -720,12 +720,13 @@ static const uint8_t byte_class[256] = {
     [26] = C_CTRL, [27] = C_CTRL, [28] = C_CTRL, [29] = C_CTRL,
     [30] = C_CTRL, [31] = C_CTRL, ['#'] = C_HASH, ['='] = C_EQ,
     [127] = C_CTRL,
-#define H4(b) [b] = C_HIGH, [b + 1] = C_HIGH, [b + 2] = C_HIGH, [b + 3] = C_HIGH
-#define H16(b) H4(b), H4(b + 4), H4(b + 8), H4(b + 12)
+#define H2(b) [b] = C_HIGH, [b + 1] = C_HIGH
+#define H16(b) H2(b), H2(b + 2), H2(b + 4), H2(b + 6), H2(b + 8), H2(b + 10), \
+               H2(b + 12), H2(b + 14)
     H16(0x80), H16(0x90), H16(0xa0), H16(0xb0),
     H16(0xc0), H16(0xd0), H16(0xe0), H16(0xf0),
 #undef H16
-#undef H4
+#undef H2
 };
 
 static void scan_line(const char *s, const char *end, line_scan *ls)
