@@ -238,10 +238,48 @@ bool rp_parse_ipv6(const char *s, size_t n, uint8_t out[16], rp_perr *e)
     return true;
 }
 
+/* The commonest address text, a dotted quad in canonical form (four
+ * decimal octets, no leading zero, none above 255), without the general
+ * parser's bookkeeping for error messages: a server parses one per
+ * connection, a policy file one per line.  Anything else (and every
+ * error) is left to rp_parse_ipv4 and rp_parse_ipv6; this accepts only
+ * what they accept, with the same bytes (test_addr compares both with
+ * inet_pton). */
+static bool quad_fast(const char *s, size_t n, uint8_t out[4])
+{
+    size_t i = 0;
+    for (int k = 0; k < 4; k++) {
+        if (k > 0) {
+            if (i >= n || s[i] != '.')
+                return false;
+            i++;
+        }
+        if (i >= n || !is_digit(s[i]))
+            return false;
+        unsigned v = (unsigned)(s[i++] - '0');
+        /* "0" is a whole octet; "01" is the general parser's to refuse. */
+        if (v != 0 && i < n && is_digit(s[i])) {
+            v = v * 10 + (unsigned)(s[i++] - '0');
+            if (i < n && is_digit(s[i]))
+                v = v * 10 + (unsigned)(s[i++] - '0');
+        }
+        if (v > 255)
+            return false;
+        out[k] = (uint8_t)v;
+    }
+    return i == n;
+}
+
 bool rp_addr_parse_n(const char *s, size_t n, relaypol_addr *out, rp_perr *e)
 {
     relaypol_addr a;
     memset(&a, 0, sizeof a);
+    if (n >= 7 && n <= 15 && quad_fast(s, n, a.bytes)) {
+        a.family = RELAYPOL_AF_INET;
+        *out = a;
+        return true;
+    }
+    memset(a.bytes, 0, sizeof a.bytes); /* quad_fast may have left some */
     if (n == 0) {
         rp_perr_set(e, 0, "empty address");
         return false;

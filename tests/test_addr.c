@@ -285,6 +285,35 @@ START_TEST(random_strings_agree_with_pton)
 }
 END_TEST
 
+/* Dotted quads of every octet spelling that matters (the canonical ones
+ * take a shortcut): leading zeros, 3-digit values around 255, too many
+ * digits, empty octets, trailing junk. */
+START_TEST(quads_agree_with_pton)
+{
+    static const char *const octets[] = {
+        "0",   "1",   "9",   "10",  "99",  "100", "199", "200", "249",
+        "250", "255", "256", "299", "300", "999", "00",  "01",  "001",
+        "010", "099", "0255", "1000", "",   "0x1", "2a",  " 1", "1 ",
+    };
+    const size_t no = sizeof octets / sizeof octets[0];
+    uint64_t st = 0x0c7e7;
+    char s[64];
+    for (int iter = 0; iter < (int)tu_scale(200000); iter++) {
+        uint64_t r = rng_next(&st);
+        int parts = (r & 7) == 0 ? 3 + (int)((r >> 3) & 3) : 4;
+        size_t n = 0;
+        for (int k = 0; k < parts; k++) {
+            const char *o = k < 4 && (r >> (8 + 2 * k)) % 4 ? octets[(r >> (16 + 8 * k)) % 11]
+                                                            : octets[(r >> (16 + 8 * k)) % no];
+            n += (size_t)snprintf(s + n, sizeof s - n, "%s%s", k ? "." : "", o);
+        }
+        if ((r >> 60) == 0)
+            s[n++] = '.', s[n] = '\0';
+        check_agrees_with_pton(s, n);
+    }
+}
+END_TEST
+
 START_TEST(mutations_agree_with_pton)
 {
     static const char pool[] = "0123456789abcdef:.";
@@ -598,6 +627,7 @@ static Suite *addr_suite(void)
     tcase_set_timeout(tc, 300); /* slow under valgrind and sanitizers */
     tcase_add_test(tc, random_strings_agree_with_pton);
     tcase_add_test(tc, mutations_agree_with_pton);
+    tcase_add_test(tc, quads_agree_with_pton);
     tcase_add_test(tc, random_round_trip);
     suite_add_tcase(s, tc);
 

@@ -15,8 +15,8 @@
  * A decide(str) call costs the binding ~400 instructions (callgrind,
  * 2026-11-23; the library's decision was ~575): arguments are read by hand
  * from the vectorcall array; a str is read from its compact ASCII data
- * and a canonical dotted quad parsed here (everything else goes to
- * relaypol_addr_parse()); an ipaddress object is read from its integer,
+ * and handed to relaypol_addr_parse() (whose dotted-quad path is short);
+ * an ipaddress object is read from its integer,
  * not .packed; nothing is allocated but the Decision, which comes from a
  * small free list.  A Decision holds the C struct, references to the
  * policy (whose strings the struct borrows) and to the request's text
@@ -213,48 +213,8 @@ static int packed_address(const void *buf, Py_ssize_t len, const char *what,
     return -1;
 }
 
-/* The common case of a text address, a canonical dotted quad
- * ("192.0.2.1": four decimal octets of 1-3 digits, no leading zero, none
- * above 255), parsed in ~90 instructions where the general parser takes
- * ~350 (a branch-free SWAR version, against the mispredicted octet
- * lengths of random addresses, took ~300 and measured slower).  Returns 0
- * for anything else, which then goes to
- * relaypol_addr_parse(): this only ever accepts a subset of what the
- * library accepts, with the same result (test_addresses checks it against
- * the library), so errors and every other form stay the library's.
- * s[n] must be '\0' (as both of Python's UTF-8 views guarantee): it stops
- * every scan, so no digit needs a bounds check. */
-static int dotted_quad(const char *s, Py_ssize_t n, uint8_t out[4])
-{
-    const unsigned char *u = (const unsigned char *)s;
-    if (n < 7 || n > 15)
-        return 0;
-    for (int k = 0;; k++) {
-        unsigned v = (unsigned)*u++ - '0', c;
-        if (v > 9)
-            return 0;
-        /* A "0" octet is whole: "01" is left to the library, which says
-         * why it refuses it. */
-        if (v != 0 && (c = (unsigned)*u - '0') <= 9) {
-            v = v * 10 + c;
-            u++;
-            if ((c = (unsigned)*u - '0') <= 9) {
-                v = v * 10 + c;
-                u++;
-                if (v > 255)
-                    return 0;
-            }
-        }
-        out[k] = (uint8_t)v;
-        if (k == 3)
-            break;
-        if (*u++ != '.')
-            return 0;
-    }
-    return (const char *)u == s + n;
-}
-
-/* A text address: the dotted-quad fast path, else the library's parser. */
+/* A text address, read by the library's parser (which takes the
+ * canonical dotted quad on a short path of its own). */
 static int text_address(PyObject *o, const char *what, relaypol_addr *out)
 {
     const char *s;
@@ -266,16 +226,10 @@ static int text_address(PyObject *o, const char *what, relaypol_addr *out)
             return bad_address(o, what);
         }
     }
-    uint8_t q[4];
-    if (dotted_quad(s, n, q)) {
-        memset(out, 0, sizeof *out);
-        out->family = RELAYPOL_AF_INET;
-        memcpy(out->bytes, q, 4);
-        return 0;
-    }
     /* The longest address text is RELAYPOL_ADDR_STRLEN - 1 characters, in
-     * brackets: anything longer is refused without a scan. */
-    if (n > RELAYPOL_ADDR_STRLEN + 1 || (size_t)n != strlen(s) ||
+     * brackets: anything longer is refused without a scan.  A NUL inside
+     * would end the text early: "1.2.3.4\0junk" is no address. */
+    if (n > RELAYPOL_ADDR_STRLEN + 1 || memchr(s, '\0', (size_t)n) ||
         relaypol_addr_parse(s, out) != RELAYPOL_OK)
         return bad_address(o, what);
     return 0;
@@ -1229,33 +1183,6 @@ static PyObject *mod_load_with_budget(PyObject *mod, PyObject *args)
     return load_string(text, Py_None, 0, test_alloc, 0);
 }
 
-/* For the tests: what the dotted-quad fast path and the library make of
- * one text, as (4 bytes or None, 4 or 16 bytes or None). */
-static PyObject *mod_parse_address(PyObject *mod, PyObject *arg)
-{
-    (void)mod;
-    Py_ssize_t n;
-    const char *s = PyUnicode_Check(arg) ? PyUnicode_AsUTF8AndSize(arg, &n)
-                                         : NULL;
-    if (!s) {
-        if (!PyErr_Occurred())
-            PyErr_SetString(PyExc_TypeError, "str expected");
-        return NULL;
-    }
-    uint8_t q[4];
-    relaypol_addr a;
-    PyObject *fast = dotted_quad(s, n, q)
-                         ? PyBytes_FromStringAndSize((const char *)q, 4)
-                         : Py_NewRef(Py_None);
-    PyObject *lib =
-        (size_t)n == strlen(s) && relaypol_addr_parse(s, &a) == RELAYPOL_OK
-            ? PyBytes_FromStringAndSize(
-                  (const char *)a.bytes,
-                  a.family == RELAYPOL_AF_INET ? 4 : 16)
-            : Py_NewRef(Py_None);
-    return Py_BuildValue("NN", fast, lib);
-}
-
 static PyMethodDef module_methods[] = {
     {"_setup", mod_setup, METH_VARARGS, "Called once by the package."},
     {"rcpt_error_name", mod_rcpt_error_name, METH_O,
@@ -1264,8 +1191,6 @@ static PyMethodDef module_methods[] = {
     {"_load_string_with_budget", mod_load_with_budget, METH_VARARGS,
      "For the tests: from_string() whose allocator fails after budget "
      "allocations."},
-    {"_parse_address", mod_parse_address, METH_O,
-     "For the tests: (dotted-quad fast path, library) results for a text."},
     {NULL, NULL, 0, NULL},
 };
 
