@@ -110,6 +110,19 @@ size_t rp_net_format(const rp_net *net, char *buf, size_t len);
  * libcidr it returns true.  Never on the decision path. */
 bool rp_cidr_crosscheck(const rp_net *net, rp_perr *e);
 
+/* What libcidr has agreed on while one file loads: prefix lengths (bit
+ * L) with the mask it gave for each, and octet values per position (bit v
+ * of octet k).  Zero it before the first entry. */
+typedef struct rp_cidr_memo {
+    uint64_t len_seen;
+    uint8_t mask[33][4];
+    uint64_t octet_seen[4][4];
+} rp_cidr_memo;
+
+/* rp_cidr_crosscheck, calling libcidr only for what m has not seen yet
+ * (cidrcheck.c says why that is the same check). */
+bool rp_cidr_crosscheck_memo(rp_cidr_memo *m, const rp_net *net, rp_perr *e);
+
 /* -------------------------------------------------------------- netset.c */
 
 /* A compiled set of list entries over the whole IPv4 and IPv6 address

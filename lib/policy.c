@@ -56,12 +56,7 @@ typedef struct parser {
      * compile step need not scan a million entries to learn them. */
     size_t list_count[RP_LIST_COUNT];
     uint32_t list_first_line[RP_LIST_COUNT];
-    /* What libcidr has already agreed on in this file (see crosscheck):
-     * prefix lengths (bit L), with the mask it gave for each, and octet
-     * values per position (bit v of octet k). */
-    uint64_t cidr_len_seen;
-    uint8_t cidr_mask[33][4];
-    uint64_t cidr_octet_seen[4][4];
+    rp_cidr_memo cidr; /* what libcidr has agreed on in this file */
 } parser;
 
 #define SECTION_NONE (-1)
@@ -215,56 +210,6 @@ static int parse_bool(const char *s, size_t n)
 
 /* -------------------------------------------------------- list entries */
 
-/* The libcidr cross-check (cidrcheck.c) of an accepted entry, without
- * paying libcidr's ~200 ns and three allocations on every line of a list
- * of a million networks.
- *
- * What the cross-check compares is libcidr's reading of the entry's
- * canonical text with the entry.  For IPv4 that text is "a.b.c.d/L",
- * written one octet at a time (put_dec), and libcidr reads it back one
- * field at a time: each octet with strtol between the dots, the mask from
- * L alone.  So whether libcidr agrees on an IPv4 entry is decided by its
- * four (position, octet) pairs and its length, and once libcidr has agreed
- * on each of them in an earlier entry of this file, it agrees on this one.
- * Hence:
- *   - an entry with an octet value at a position, or a prefix length, not
- *     yet seen in this file gets the full check, as every entry used to;
- *   - every other entry's mask bytes are still compared with the mask
- *     libcidr produced for its length, so an entry whose mask and length
- *     disagree (the bug the check exists for) is caught on that entry;
- *   - IPv6 entries (whose text compresses zero runs across groups) and
- *     flagged ones (folded IPv4-mapped, host bits kept) are checked one by
- *     one.
- * A disagreement is reported on the same entry as before, and libcidr
- * still reads every octet value and length the file uses: at most
- * 4 * 256 + 33 calls for an IPv4 list of any length. */
-static bool crosscheck(parser *ps, const rp_net *net, rp_perr *pe)
-{
-    if (net->family != RELAYPOL_AF_INET || net->prefix_len < 0 ||
-        net->flags != 0)
-        return rp_cidr_crosscheck(net, pe);
-    unsigned len = (unsigned)net->prefix_len;
-    bool known = (ps->cidr_len_seen >> len & 1) &&
-                 memcmp(ps->cidr_mask[len], net->mask, 4) == 0;
-    for (unsigned k = 0; known && k < 4; k++) {
-        unsigned v = net->net[k];
-        known = ps->cidr_octet_seen[k][v >> 6] >> (v & 63) & 1;
-    }
-    if (known)
-        return true;
-    if (!rp_cidr_crosscheck(net, pe))
-        return false;
-    if (!(ps->cidr_len_seen >> len & 1)) {
-        ps->cidr_len_seen |= (uint64_t)1 << len;
-        memcpy(ps->cidr_mask[len], net->mask, 4);
-    }
-    for (unsigned k = 0; k < 4; k++) {
-        unsigned v = net->net[k];
-        ps->cidr_octet_seen[k][v >> 6] |= (uint64_t)1 << (v & 63);
-    }
-    return true;
-}
-
 static relaypol_status add_entry(parser *ps, const char *s, const char *e)
 {
     relaypol_policy *p = ps->p;
@@ -277,7 +222,7 @@ static relaypol_status add_entry(parser *ps, const char *s, const char *e)
     if (!rp_net_parse(s, (size_t)(e - s), opts, &net, &pe))
         return fail(ps, RELAYPOL_ERR_POLICY, ps->line,
                     col_of(ps, s) + (uint32_t)pe.col, "%s", pe.msg);
-    if (!crosscheck(ps, &net, &pe))
+    if (!rp_cidr_crosscheck_memo(&ps->cidr, &net, &pe))
         return fail(ps, RELAYPOL_ERR_POLICY, ps->line, col_of(ps, s),
                     "libcidr disagrees with relaypol about this entry: %s",
                     pe.msg);
