@@ -1,6 +1,8 @@
 /*
- * A second opinion at load time: libcidr re-reads each accepted entry in
- * its canonical text and must agree with our parser.  libcidr is never
+ * A second opinion at load time: libcidr re-reads accepted entries in
+ * their canonical text and must agree with our parser (every entry, or,
+ * through rp_cidr_crosscheck_memo, every IPv4 octet value, position and
+ * prefix length a file uses).  libcidr is never
  * trusted with raw policy text (see notes/libcidr.md: it reads before
  * short strings, overruns on malformed IPv6, and accepts "/-1" as /0),
  * and never runs on the decision path.
