@@ -577,6 +577,7 @@ typedef struct opts {
     bool with_lpm_1m;
     size_t v4_only; /* --v4 N: only that IPv4 size (for development) */
     uint64_t v4_seed; /* --seed K: with --v4, the workload of seed 0x1234+K */
+    bool decide_only; /* --decide: only the whole-decision figures */
     int reps;
     int cpu;
 } opts;
@@ -1123,7 +1124,8 @@ static double run_load(size_t n, const opts *o, double *mem_out)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_lpm [--quick] [--reps N] [--cpu N] "
-                    "[--with-lpm-1m]\n");
+                    "[--with-lpm-1m]\n"
+                    "       [--v4 N [--seed K]] [--decide]\n");
     exit(2);
 }
 
@@ -1156,6 +1158,8 @@ int main(int argc, char **argv)
             o.v4_only = (size_t)strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
             o.v4_seed = (uint64_t)strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--decide") == 0)
+            o.decide_only = true;
         else if (strcmp(argv[i], "--with-lpm-1m") == 0)
             o.with_lpm_1m = true;
         else if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)
@@ -1204,6 +1208,14 @@ int main(int argc, char **argv)
     if (!w)
         return 2;
     double t0 = now_s();
+    if (o.decide_only) {
+        static dres one;
+        run_decide(&one, &o);
+        printf("decide warm %.1f ns, cold %.1f ns (medians of %d)\n",
+               median(one.warm, one.n), median(one.cold, one.n), one.n);
+        free(w);
+        return 0;
+    }
     if (o.v4_only) {
         wl one = {0};
         run_v4(&one, o.v4_only, &o, dp, 0x1234 + o.v4_seed);
