@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "hitref.h"
 #include "internal.h"
 
 /* Replies at RCPT time (RFC 5321 4.2, enhanced codes RFC 3463).  A refusal
@@ -117,6 +118,19 @@ static void set_entry(relaypol_decision *out, const relaypol_policy *p,
     out->entry_line = en->line;
 }
 
+/* An address-list entry decided: its record now, or a reference to it
+ * for rp_hitref_resolve() when the caller defers it (ref non-NULL). */
+static inline void list_hit(relaypol_decision *out, const relaypol_policy *p,
+                            rp_hitref *ref, enum rp_list list, int32_t pos)
+{
+    if (ref) {
+        ref->pos = pos;
+        ref->list = (uint8_t)list;
+        return;
+    }
+    set_entry(out, p, rp_policy_hit(p, list, pos));
+}
+
 static void finish(relaypol_decision *out, relaypol_verdict v,
                    relaypol_step s, const char *reply)
 {
@@ -129,7 +143,7 @@ static void finish(relaypol_decision *out, relaypol_verdict v,
 static void decide_relay(const relaypol_policy *p, const relaypol_request *req,
                          const relaypol_addr *client,
                          const relaypol_addr *local, bool untrusted_route,
-                         relaypol_decision *out)
+                         relaypol_decision *out, rp_hitref *ref)
 {
     uint32_t flags = p->relay_flags;
     int32_t hit[2] = {-1, -1};
@@ -142,13 +156,13 @@ static void decide_relay(const relaypol_policy *p, const relaypol_request *req,
      *    follows; this is what makes "allow a subnet except a few"
      *    (RelayFlags 3) work. */
     if ((flags & 1) && hit[0] >= 0) {
-        set_entry(out, p, rp_policy_hit(p, RP_LIST_DENY, hit[0]));
+        list_hit(out, p, ref, RP_LIST_DENY, hit[0]);
         finish(out, RELAYPOL_DENY, RELAYPOL_STEP_DENY_LIST, REPLY_DENIED);
         return;
     }
     /* 2. bit 2 and the client is in RelayAllowList. */
     if ((flags & 2) && hit[1] >= 0) {
-        set_entry(out, p, rp_policy_hit(p, RP_LIST_ALLOW, hit[1]));
+        list_hit(out, p, ref, RP_LIST_ALLOW, hit[1]);
         finish(out, RELAYPOL_RELAY, RELAYPOL_STEP_ALLOW_LIST, REPLY_OK);
         return;
     }
@@ -158,7 +172,7 @@ static void decide_relay(const relaypol_policy *p, const relaypol_request *req,
         int32_t lh[2] = {-1, -1};
         rp_netset_lookup(p->local_set, local, lh);
         if (lh[0] >= 0) {
-            set_entry(out, p, rp_policy_hit(p, RP_LIST_LOCAL, lh[0]));
+            list_hit(out, p, ref, RP_LIST_LOCAL, lh[0]);
             finish(out, RELAYPOL_RELAY, RELAYPOL_STEP_LOCAL_IP_LIST,
                    REPLY_OK);
             return;
@@ -204,7 +218,7 @@ static void decide_relay(const relaypol_policy *p, const relaypol_request *req,
 /* Submission control for mail to the accepted domains (seed 003). */
 static void decide_local(const relaypol_policy *p, const relaypol_request *req,
                          const relaypol_addr *client, relaypol_step step,
-                         relaypol_decision *out)
+                         relaypol_decision *out, rp_hitref *ref)
 {
     if (p->submission == RP_SUBMIT_ANYONE) {
         finish(out, RELAYPOL_LOCAL, step, REPLY_OK);
@@ -214,7 +228,7 @@ static void decide_local(const relaypol_policy *p, const relaypol_request *req,
         int32_t hit[2] = {-1, -1};
         rp_netset_lookup(p->submit_set, client, hit);
         if (hit[0] >= 0) {
-            set_entry(out, p, rp_policy_hit(p, RP_LIST_SUBMIT, hit[0]));
+            list_hit(out, p, ref, RP_LIST_SUBMIT, hit[0]);
             finish(out, RELAYPOL_LOCAL, step, REPLY_OK);
             return;
         }
@@ -239,9 +253,11 @@ static void decide_local(const relaypol_policy *p, const relaypol_request *req,
 #define DECISION_MIN_SIZE (offsetof(relaypol_decision, client) + \
                            sizeof(relaypol_addr))
 
-relaypol_status relaypol_decide(const relaypol_policy *p,
-                                const relaypol_request *req,
-                                relaypol_decision *out)
+/* relaypol_decide() and rp_decide_deferred(): one body, inlined into
+ * each so that the public path keeps no trace of the deferral. */
+static inline __attribute__((always_inline)) relaypol_status
+decide(const relaypol_policy *p, const relaypol_request *req,
+       relaypol_decision *out, rp_hitref *ref)
 {
     if (!p || !req || !out || req->size < REQUEST_MIN_SIZE ||
         out->size < DECISION_MIN_SIZE)
@@ -310,7 +326,8 @@ relaypol_status relaypol_decide(const relaypol_policy *p,
     if (r.postmaster) {
         /* RFC 5321 4.1.1.3: "<postmaster>" without a domain is always
          * this server's own postmaster. */
-        decide_local(p, req, client, RELAYPOL_STEP_ACCEPTED_DOMAIN, out);
+        decide_local(p, req, client, RELAYPOL_STEP_ACCEPTED_DOMAIN, out,
+                     ref);
         return RELAYPOL_OK;
     }
     if (trusted_route) {
@@ -319,7 +336,7 @@ relaypol_status relaypol_decide(const relaypol_policy *p,
             rp_addr_fold(&lit);
             if (is_server_address(p, &lit, local)) {
                 decide_local(p, req, client, RELAYPOL_STEP_LOCAL_LITERAL,
-                             out);
+                             out, ref);
                 return RELAYPOL_OK;
             }
         } else {
@@ -328,13 +345,38 @@ relaypol_status relaypol_decide(const relaypol_policy *p,
                 out->entry = rp_str(p, p->domain_text[d]);
                 out->entry_line = p->domain_line[d];
                 decide_local(p, req, client, RELAYPOL_STEP_ACCEPTED_DOMAIN,
-                             out);
+                             out, ref);
                 return RELAYPOL_OK;
             }
         }
     }
-    decide_relay(p, req, client, local, !trusted_route, out);
+    decide_relay(p, req, client, local, !trusted_route, out, ref);
     return RELAYPOL_OK;
+}
+
+relaypol_status relaypol_decide(const relaypol_policy *p,
+                                const relaypol_request *req,
+                                relaypol_decision *out)
+{
+    return decide(p, req, out, NULL);
+}
+
+relaypol_status rp_decide_deferred(const relaypol_policy *p,
+                                   const relaypol_request *req,
+                                   relaypol_decision *out, rp_hitref *ref)
+{
+    ref->pos = -1;
+    ref->list = 0;
+    return decide(p, req, out, ref);
+}
+
+void rp_hitref_resolve(const relaypol_policy *p, rp_hitref *ref,
+                       relaypol_decision *out)
+{
+    if (ref->pos < 0)
+        return;
+    set_entry(out, p, rp_policy_hit(p, (enum rp_list)ref->list, ref->pos));
+    ref->pos = -1;
 }
 
 /* ------------------------------------------------------------- names */

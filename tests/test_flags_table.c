@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hitref.h"
 #include "testutil.h"
 
 /* Clients chosen so each combination of deny/allow membership exists:
@@ -49,6 +50,33 @@ static void decide(const relaypol_policy *p, const char *client,
     r.recipient_len = strlen(rcpt);
     relaypol_decision_init(d);
     ck_assert_int_eq(relaypol_decide(p, &r, d), RELAYPOL_OK);
+
+    /* The deferred path (the Python binding's) must come to the same
+     * decision, with the entry missing until resolved, and the same
+     * entry after. */
+    relaypol_decision e;
+    rp_hitref ref = {.pos = 7, .list = 3};
+    relaypol_decision_init(&e);
+    ck_assert_int_eq(rp_decide_deferred(p, &r, &e, &ref), RELAYPOL_OK);
+    ck_assert_int_eq(e.verdict, d->verdict);
+    ck_assert_int_eq(e.step, d->step);
+    ck_assert_int_eq(e.auth, d->auth);
+    ck_assert_int_eq(e.route, d->route);
+    ck_assert_ptr_eq(e.reply, d->reply);
+    bool list_step = d->step == RELAYPOL_STEP_DENY_LIST ||
+                     d->step == RELAYPOL_STEP_ALLOW_LIST ||
+                     d->step == RELAYPOL_STEP_LOCAL_IP_LIST;
+    ck_assert_int_eq(ref.pos >= 0, list_step);
+    if (list_step) {
+        ck_assert_ptr_null(e.entry);
+        ck_assert_uint_eq(e.entry_line, 0);
+    }
+    rp_hitref_resolve(p, &ref, &e);
+    ck_assert_int_eq(ref.pos, -1);
+    ck_assert_ptr_eq(e.entry, d->entry);
+    ck_assert_uint_eq(e.entry_line, d->entry_line);
+    rp_hitref_resolve(p, &ref, &e); /* a second time changes nothing */
+    ck_assert_ptr_eq(e.entry, d->entry);
 }
 
 /* The seed, read literally, as an independent oracle: first match wins. */

@@ -42,6 +42,8 @@
 
 #include <relaypol/relaypol.h>
 
+#include "hitref.h"
+
 /* Read-only object members (PyMemberDef), named as in the running
  * Python's headers. */
 #if PY_VERSION_HEX >= 0x030C0000
@@ -614,7 +616,19 @@ typedef struct {
     relaypol_addr local;
     uint32_t flags;
     relaypol_decision d;
+    /* The list entry that decided, read into d only when asked for: on a
+     * big list its record is a cache miss that most callers, who want the
+     * verdict, would wait for in vain. */
+    rp_hitref ref;
 } DecisionObject;
+
+/* d with its entry and line filled in. */
+static const relaypol_decision *decision_full(DecisionObject *self)
+{
+    if (self->ref.pos >= 0)
+        rp_hitref_resolve(self->policy->p, &self->ref, &self->d);
+    return &self->d;
+}
 
 /* relaypol_request_init() and relaypol_decision_init() results, made once
  * at import: copying them is a few moves, calling them a call and a
@@ -727,10 +741,10 @@ static PyObject *Policy_decide(PolicyObject *self, PyObject *const *args,
 #if RELAYPOL_PY_RELEASE_GIL
     /* Off by default: kept only to repeat the measurement (README.md). */
     Py_BEGIN_ALLOW_THREADS
-    st = relaypol_decide(self->p, &req, &d->d);
+    st = rp_decide_deferred(self->p, &req, &d->d, &d->ref);
     Py_END_ALLOW_THREADS
 #else
-    st = relaypol_decide(self->p, &req, &d->d);
+    st = rp_decide_deferred(self->p, &req, &d->d, &d->ref);
 #endif
     d->policy = (PolicyObject *)Py_NewRef(self);
     d->recipient = Py_NewRef(a[A_RECIPIENT]);
@@ -898,13 +912,13 @@ DECISION_GETTER(rcpt_error)
 DECISION_GETTER(entry)
 {
     (void)closure;
-    return text_or_none(self->d.entry);
+    return text_or_none(decision_full(self)->entry);
 }
 
 DECISION_GETTER(line)
 {
     (void)closure;
-    return line_or_none(self->d.entry_line);
+    return line_or_none(decision_full(self)->entry_line);
 }
 
 DECISION_GETTER(reply)
@@ -967,7 +981,8 @@ DECISION_GETTER(explanation)
             0)
         return NULL;
     char small[512];
-    size_t need = relaypol_explain(&self->d, &req, small, sizeof small);
+    size_t need = relaypol_explain(decision_full(self), &req, small,
+                                   sizeof small);
     if (need < sizeof small)
         return PyUnicode_DecodeUTF8(small, (Py_ssize_t)need, "replace");
     char *big = PyMem_Malloc(need + 1);
@@ -981,7 +996,7 @@ DECISION_GETTER(explanation)
 
 static PyObject *Decision_repr(DecisionObject *self)
 {
-    const relaypol_decision *d = &self->d;
+    const relaypol_decision *d = decision_full(self);
     PyObject *entry = text_or_none(d->entry), *reply = text_or_none(d->reply);
     PyObject *extra = PyUnicode_FromString("");
     PyObject *r = NULL;

@@ -270,6 +270,28 @@ class TestDecisionObject(unittest.TestCase):
         self.assertEqual(d.entry, "192.168.1.0;255.255.255.0")
         self.assertIn("entry=", d.explanation)
 
+    def test_entry_read_late(self):
+        # The entry of a list hit is read from the policy when first asked
+        # for, by whichever attribute asks first, and never goes stale
+        # when decisions are recycled.
+        want = ("192.168.1.0;255.255.255.248", 15)
+        for first in ("repr", "explanation", "line", "entry"):
+            d = self.p.decide("192.168.1.3", "<someone@example.net>")
+            other = [self.p.decide("203.0.113.9", "<victim@example.net>")
+                     for _ in range(40)]  # cycles the decision free list
+            if first == "repr":
+                self.assertIn("entry='192.168.1.0;255.255.255.248' line=15", repr(d))
+            elif first == "explanation":
+                self.assertIn('entry="192.168.1.0;255.255.255.248" line=15', d.explanation)
+            else:
+                getattr(d, first)
+            self.assertEqual((d.entry, d.line), want, first)
+            for o in other:
+                self.assertEqual((o.entry, o.line), (None, None))
+            del d, other
+        d = self.p.decide("203.0.113.9", "<victim@example.net>")
+        self.assertEqual((d.entry, d.line), (None, None))
+
     def test_read_only(self):
         d = self.p.decide("192.168.1.42", "<someone@example.net>")
         with self.assertRaises(AttributeError):
