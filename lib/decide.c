@@ -12,6 +12,11 @@
 #include "hitref.h"
 #include "internal.h"
 
+/* The decision's parts are inlined into both entry points (the public
+ * one and the deferred one): left to itself, the compiler stops inlining
+ * them once there are two callers, which cost a tenth of a decision. */
+#define RP_INLINE inline __attribute__((always_inline))
+
 /* Replies at RCPT time (RFC 5321 4.2, enhanced codes RFC 3463).  A refusal
  * is always given at RCPT: accepting and bouncing later would send
  * backscatter to forged senders. */
@@ -140,10 +145,12 @@ static void finish(relaypol_decision *out, relaypol_verdict v,
 }
 
 /* The seed's rules for a recipient that is not local. */
-static void decide_relay(const relaypol_policy *p, const relaypol_request *req,
-                         const relaypol_addr *client,
-                         const relaypol_addr *local, bool untrusted_route,
-                         relaypol_decision *out, rp_hitref *ref)
+static RP_INLINE void decide_relay(const relaypol_policy *p,
+                                   const relaypol_request *req,
+                                   const relaypol_addr *client,
+                                   const relaypol_addr *local,
+                                   bool untrusted_route,
+                                   relaypol_decision *out, rp_hitref *ref)
 {
     uint32_t flags = p->relay_flags;
     int32_t hit[2] = {-1, -1};
@@ -216,9 +223,11 @@ static void decide_relay(const relaypol_policy *p, const relaypol_request *req,
 }
 
 /* Submission control for mail to the accepted domains (seed 003). */
-static void decide_local(const relaypol_policy *p, const relaypol_request *req,
-                         const relaypol_addr *client, relaypol_step step,
-                         relaypol_decision *out, rp_hitref *ref)
+static RP_INLINE void decide_local(const relaypol_policy *p,
+                                   const relaypol_request *req,
+                                   const relaypol_addr *client,
+                                   relaypol_step step, relaypol_decision *out,
+                                   rp_hitref *ref)
 {
     if (p->submission == RP_SUBMIT_ANYONE) {
         finish(out, RELAYPOL_LOCAL, step, REPLY_OK);
@@ -255,9 +264,10 @@ static void decide_local(const relaypol_policy *p, const relaypol_request *req,
 
 /* relaypol_decide() and rp_decide_deferred(): one body, inlined into
  * each so that the public path keeps no trace of the deferral. */
-static inline __attribute__((always_inline)) relaypol_status
-decide(const relaypol_policy *p, const relaypol_request *req,
-       relaypol_decision *out, rp_hitref *ref)
+static RP_INLINE relaypol_status decide(const relaypol_policy *p,
+                                        const relaypol_request *req,
+                                        relaypol_decision *out,
+                                        rp_hitref *ref)
 {
     if (!p || !req || !out || req->size < REQUEST_MIN_SIZE ||
         out->size < DECISION_MIN_SIZE)
