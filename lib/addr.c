@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "binding.h"
 #include "internal.h"
 
 /* Longest text relaypol_addr_parse() looks at: "[" + 45 + "]".  Anything
@@ -378,6 +379,16 @@ relaypol_status relaypol_addr_parse(const char *text, relaypol_addr *out)
         return RELAYPOL_ERR_ADDRESS;
     return rp_addr_parse_n(text, n, out, NULL) ? RELAYPOL_OK
                                                : RELAYPOL_ERR_ADDRESS;
+}
+
+relaypol_status rp_addr_parse_len(const char *s, size_t n, relaypol_addr *out)
+{
+    if (!s || !out)
+        return RELAYPOL_ERR_INVALID;
+    if (n > ADDR_TEXT_MAX)
+        return RELAYPOL_ERR_ADDRESS;
+    return rp_addr_parse_n(s, n, out, NULL) ? RELAYPOL_OK
+                                            : RELAYPOL_ERR_ADDRESS;
 }
 
 relaypol_status relaypol_addr_from_bytes(const void *bytes, size_t len,

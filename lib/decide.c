@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "hitref.h"
+#include "binding.h"
 #include "internal.h"
 
 /* The decision's parts are inlined into both entry points (the public
@@ -378,6 +378,12 @@ relaypol_status rp_decide_deferred(const relaypol_policy *p,
     ref->pos = -1;
     ref->list = 0;
     return decide(p, req, out, ref);
+}
+
+void rp_decide_prefetch(const relaypol_policy *p, const relaypol_addr *client)
+{
+    if (p->relay_flags & 3)
+        rp_netset_prefetch(p->client_set, client);
 }
 
 void rp_hitref_resolve(const relaypol_policy *p, rp_hitref *ref,

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "binding.h"
 #include "testutil.h"
 
 /* ------------------------------------------------------------ helpers */
@@ -58,6 +59,23 @@ static void check_agrees_with_pton(const char *s, size_t n)
     if (ok)
         ck_assert_msg(rp_addr_equal(&ours, &theirs),
                       "\"%s\": bytes differ from inet_pton", s);
+    /* The public parser and the bindings' length-taking one agree, and the
+     * latter refuses a NUL inside or after the text, which the former
+     * would take for the end. */
+    relaypol_addr pub, len;
+    relaypol_status ps = relaypol_addr_parse(s, &pub);
+    ck_assert_int_eq(ps, rp_addr_parse_len(s, n, &len));
+    if (ps == RELAYPOL_OK)
+        ck_assert(rp_addr_equal(&pub, &len));
+    char t[80];
+    if (n + 5 < sizeof t) {
+        memcpy(t, s, n);
+        memcpy(t + n, "\0junk", 5);
+        ck_assert_int_eq(rp_addr_parse_len(t, n + 1, &len),
+                         RELAYPOL_ERR_ADDRESS);
+        ck_assert_int_eq(rp_addr_parse_len(t, n + 5, &len),
+                         RELAYPOL_ERR_ADDRESS);
+    }
 }
 
 /* ------------------------------------------------------- valid inputs */

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hitref.h"
+#include "binding.h"
 #include "testutil.h"
 
 /* Clients chosen so each combination of deny/allow membership exists:
@@ -57,6 +57,7 @@ static void decide(const relaypol_policy *p, const char *client,
     relaypol_decision e;
     rp_hitref ref = {.pos = 7, .list = 3};
     relaypol_decision_init(&e);
+    rp_decide_prefetch(p, &r.client); /* a hint: changes nothing */
     ck_assert_int_eq(rp_decide_deferred(p, &r, &e, &ref), RELAYPOL_OK);
     ck_assert_int_eq(e.verdict, d->verdict);
     ck_assert_int_eq(e.step, d->step);

@@ -42,7 +42,7 @@
 
 #include <relaypol/relaypol.h>
 
-#include "hitref.h"
+#include "binding.h"
 
 /* Read-only object members (PyMemberDef), named as in the running
  * Python's headers. */
@@ -229,10 +229,11 @@ static int text_address(PyObject *o, const char *what, relaypol_addr *out)
         }
     }
     /* The longest address text is RELAYPOL_ADDR_STRLEN - 1 characters, in
-     * brackets: anything longer is refused without a scan.  A NUL inside
-     * would end the text early: "1.2.3.4\0junk" is no address. */
-    if (n > RELAYPOL_ADDR_STRLEN + 1 || memchr(s, '\0', (size_t)n) ||
-        relaypol_addr_parse(s, out) != RELAYPOL_OK)
+     * brackets: anything longer is refused without a scan.  The parser
+     * takes the length, so a NUL inside is a stray byte like any other:
+     * "1.2.3.4\0junk" is no address. */
+    if (n > RELAYPOL_ADDR_STRLEN + 1 ||
+        rp_addr_parse_len(s, (size_t)n, out) != RELAYPOL_OK)
         return bad_address(o, what);
     return 0;
 }
@@ -707,6 +708,9 @@ static PyObject *Policy_decide(PolicyObject *self, PyObject *const *args,
     relaypol_request req = request_template;
     if (addr_arg(a[A_CLIENT], "client", &req.client) < 0)
         return NULL;
+    /* On a big list the decision waits for memory: start now, while the
+     * other arguments are converted. */
+    rp_decide_prefetch(self->p, &req.client);
     if (a[A_LOCAL] && a[A_LOCAL] != Py_None &&
         addr_arg(a[A_LOCAL], "local", &req.local) < 0)
         return NULL;
