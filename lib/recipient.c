@@ -595,110 +595,129 @@ static bool parse_fast(const char *s, size_t n, int mode, rp_rcpt *out)
 #if defined(__SSE2__)
 #include <emmintrin.h>
 
-static uint64_t low_bits(size_t k)
+/* Where the bytes of s[0..n) stand, one bit per byte (bit k for s[k]),
+ * for a path of at most 64 bytes. */
+typedef struct rp_rcpt_bits {
+    uint64_t plain; /* may stand in a local part: letters, digits and
+                       ". - / _ +" (atext and '.', no route syntax) */
+    uint64_t name;  /* may stand in a domain name: letters, digits, '.'
+                       and '-' */
+    uint64_t dot;   /* '.' */
+    uint64_t punct; /* '.' or '-' */
+} rp_rcpt_bits;
+
+/* The classes of sixteen bytes, ORed into *m shifted left by `at` (their
+ * offset in the path).  Range checks use one signed compare each: adding
+ * 0x80 - lo moves [lo, lo + w) onto [-128, -128 + w), and every other
+ * byte, 8-bit ones included, lands above it.  Letters are found as one
+ * range by folding case with | 0x20. */
+static inline void rp_rcpt_classify(__m128i b, unsigned at, rp_rcpt_bits *m)
 {
-    return k >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << k) - 1;
+    __m128i f = _mm_or_si128(b, _mm_set1_epi8(0x20));
+    __m128i alpha = _mm_cmplt_epi8(_mm_add_epi8(f, _mm_set1_epi8(0x1f)),
+                                   _mm_set1_epi8(-128 + 26)); /* a-z */
+    __m128i t = _mm_add_epi8(b, _mm_set1_epi8(0x53));
+    __m128i punct = _mm_cmplt_epi8(t, _mm_set1_epi8(-128 + 2)); /* - . */
+    __m128i run = _mm_cmplt_epi8(t, _mm_set1_epi8(-128 + 13)); /* - ./0-9 */
+    __m128i alnum = _mm_or_si128(alpha, run); /* and "-./" */
+    __m128i name =
+        _mm_andnot_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('/')), alnum);
+    __m128i plain = _mm_or_si128(
+        alnum, _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('_')),
+                            _mm_cmpeq_epi8(b, _mm_set1_epi8('+'))));
+    __m128i dot = _mm_cmpeq_epi8(b, _mm_set1_epi8('.'));
+    m->plain |= (uint64_t)(uint32_t)_mm_movemask_epi8(plain) << at;
+    m->name |= (uint64_t)(uint32_t)_mm_movemask_epi8(name) << at;
+    m->dot |= (uint64_t)(uint32_t)_mm_movemask_epi8(dot) << at;
+    m->punct |= (uint64_t)(uint32_t)_mm_movemask_epi8(punct) << at;
 }
 
 /* The commonest shape again, sixteen bytes at a time (SSE2 is part of
- * every x86-64): for a path of at most 64 bytes, bit masks of where the
- * '@', the dots and the hyphens are and of which bytes may stand in a
- * local part or a name, then the rules of parse_fast as bit arithmetic,
- * with no branch that depends on where the dots fall (the scalar loop
- * mispredicts at each one).  The local part is held to the plainest
- * characters (letters, digits, '.', '-', '_', '+'); anything else goes to
- * parse_fast.  Loads stay inside s[0..n): n >= 16, and a chunk that would
- * run past the end is loaded as the last sixteen bytes and shifted. */
+ * every x86-64), for a whole input of 16 to 64 bytes: the bit masks of
+ * rp_rcpt_bits over every byte of s[0..n), brackets included, then the
+ * rules of parse_fast as bit arithmetic with no branch that depends on
+ * where the dots fall (the scalar loop mispredicts at each one).  The
+ * loads are fixed: s[0..16), s[16..32) and s[32..48) as far as they lie
+ * before the last sixteen bytes, and s[n-16..n), shifted into place;
+ * where two overlap their bits agree.  Nothing outside s[0..n) is read.
+ * The local part is held to the plainest characters; anything else goes
+ * to parse_fast. */
 static bool parse_fast_sse2(const char *s, size_t n, int mode, rp_rcpt *out)
 {
-    size_t i0 = 0, end = n;
-    if (mode != RP_RCPT_INTERNAL && s[0] == '<' && s[n - 1] == '>') {
-        i0 = 1;
-        end = n - 1;
+    rp_rcpt_bits m = {0, 0, 0, 0};
+    rp_rcpt_classify(_mm_loadu_si128((const __m128i *)(const void *)s), 0,
+                     &m);
+    if (n > 32) {
+        rp_rcpt_classify(
+            _mm_loadu_si128((const __m128i *)(const void *)(s + 16)), 16, &m);
+        if (n > 48)
+            rp_rcpt_classify(
+                _mm_loadu_si128((const __m128i *)(const void *)(s + 32)), 32,
+                &m);
     }
-    size_t m = end - i0;
-    if (m == 0 || m > 64)
-        return false;
+    rp_rcpt_classify(
+        _mm_loadu_si128((const __m128i *)(const void *)(s + n - 16)),
+        (unsigned)n - 16, &m);
 
-    const __m128i fold = _mm_set1_epi8(0x20);
-    uint64_t loc = 0, dom = 0, at = 0, dot = 0, hy = 0;
-    for (size_t k = 0; k < m; k += 16) {
-        size_t off = i0 + k, shift = 0;
-        if (off + 16 > n) {
-            shift = off + 16 - n;
-            off = n - 16;
-        }
-        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + off));
-        __m128i f = _mm_or_si128(b, fold);
-        /* Signed compares: a byte >= 0x80 is negative and in no class. */
-        __m128i alpha = _mm_and_si128(_mm_cmpgt_epi8(f, _mm_set1_epi8(0x60)),
-                                      _mm_cmplt_epi8(f, _mm_set1_epi8(0x7b)));
-        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(b, _mm_set1_epi8(0x2f)),
-                                      _mm_cmplt_epi8(b, _mm_set1_epi8(0x3a)));
-        __m128i d = _mm_cmpeq_epi8(b, _mm_set1_epi8('.'));
-        __m128i h = _mm_cmpeq_epi8(b, _mm_set1_epi8('-'));
-        __m128i name = _mm_or_si128(_mm_or_si128(alpha, digit),
-                                    _mm_or_si128(d, h));
-        __m128i plain = _mm_or_si128(
-            name, _mm_or_si128(_mm_cmpeq_epi8(b, _mm_set1_epi8('_')),
-                               _mm_cmpeq_epi8(b, _mm_set1_epi8('+'))));
-        __m128i a = _mm_cmpeq_epi8(b, _mm_set1_epi8('@'));
-#define RP_BITS(v) ((uint64_t)((uint32_t)_mm_movemask_epi8(v) >> shift) << k)
-        loc |= RP_BITS(plain);
-        dom |= RP_BITS(name);
-        at |= RP_BITS(a);
-        dot |= RP_BITS(d);
-        hy |= RP_BITS(h);
-#undef RP_BITS
-    }
-    uint64_t all = low_bits(m);
-    at &= all;
-    if (at == 0 || (at & (at - 1)) != 0)
-        return false; /* no '@', or a second one */
-    size_t a = (size_t)__builtin_ctzll(at);
-    size_t dl = m - a - 1;
-    if (a == 0 || dl == 0)
+    /* The path is s[i0..end): inside the brackets if there are both. */
+    size_t i0 = mode != RP_RCPT_INTERNAL && s[0] == '<' && s[n - 1] == '>';
+    size_t end = n - i0;
+    uint64_t path = (~(uint64_t)0 >> (64 - end)) - i0;
+
+    /* Exactly one byte of the path may not stand in a plain local part,
+     * and it must be the '@'. */
+    uint64_t odd = path & ~m.plain;
+    if (odd == 0 || (odd & (odd - 1)) != 0)
         return false;
-    uint64_t lm = low_bits(a);
-    if ((loc & lm) != lm)
+    size_t a = (size_t)__builtin_ctzll(odd);
+    if (s[a] != '@')
         return false;
-    if (mode != RP_RCPT_INTERNAL) {
-        /* Dot-string: no dot first, last or next to another. */
-        uint64_t p = dot & lm;
-        if ((p & 1) || ((p >> (a - 1)) & 1) || (p & (p >> 1)))
-            return false;
-    }
-    uint64_t dm = low_bits(dl);
-    if (((dom >> (a + 1)) & dm) != dm)
+    size_t root = (size_t)(m.dot >> (end - 1)) & 1; /* "example.org." */
+    size_t dend = end - root;
+    if (a == i0 || dend <= a + 1)
+        return false; /* "@x", "x@", "x@." */
+
+    uint64_t at = (uint64_t)1 << a;
+    /* The domain: names only (the '@' is the one bit at its bottom); no
+     * label empty or starting or ending with '-', i.e. no '.' or '-' at
+     * either end and no '.' next to a '.' or a '-'.  Labels are short
+     * enough: the whole name is under 64 bytes. */
+    uint64_t bad = ((path & ~m.name) >> a) ^ 1;
+    bad |= m.punct & ((at << 1) | ((uint64_t)1 << (dend - 1)));
+    bad |= ((m.dot & (m.punct >> 1)) | (m.punct & (m.dot >> 1))) & -at;
+    /* The local part of the SMTP form is a Dot-string: no dot first,
+     * last or next to another.  The internal form has no such rule. */
+    if (mode != RP_RCPT_INTERNAL)
+        bad |= m.dot & (((uint64_t)1 << i0) | (at >> 1) | (m.dot >> 1));
+    if (bad)
         return false;
-    uint64_t pd = (dot >> (a + 1)) & dm, hd = (hy >> (a + 1)) & dm;
-    if ((pd >> (dl - 1)) & 1) {
-        dl--; /* one root dot */
-        if (dl == 0)
-            return false;
-        pd &= low_bits(dl);
-    }
-    /* No empty label; no label starting or ending with '-'.  Labels are
-     * short enough: the whole name is under 64 bytes. */
-    if ((pd & 1) || ((pd >> (dl - 1)) & 1) || (pd & (pd >> 1)) ||
-        (hd & (1u | (pd << 1))) ||
-        (hd & ((pd >> 1) | ((uint64_t)1 << (dl - 1)))))
-        return false;
-    out->domain = s + i0 + a + 1;
-    out->domain_len = dl;
+    /* Everything else zero, as the full parser leaves it. */
+    *out = (rp_rcpt){.domain = s + a + 1, .domain_len = dend - a - 1};
     return true;
 }
 #endif
 
-relaypol_rcpt_error rp_rcpt_parse(const char *s, size_t n, int mode,
-                                  rp_rcpt *out)
+/* Whatever the vector path does not take: parse_fast, then the full
+ * parser.  Out of line, so that the common path keeps its registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static relaypol_rcpt_error parse_rest(const char *s, size_t n, int mode,
+                                      rp_rcpt *out)
 {
     memset(out, 0, sizeof *out);
-#if defined(__SSE2__)
-    if (s && n >= 16 && parse_fast_sse2(s, n, mode, out))
-        return RELAYPOL_RCPT_OK;
-#endif
     if (s && n > 0 && parse_fast(s, n, mode, out))
         return RELAYPOL_RCPT_OK;
     return rp_rcpt_parse_full(s, n, mode, out);
+}
+
+relaypol_rcpt_error rp_rcpt_parse(const char *s, size_t n, int mode,
+                                  rp_rcpt *out)
+{
+#if defined(__SSE2__)
+    /* n - 16 wraps for n < 16. */
+    if (s && n - 16 <= 48 && parse_fast_sse2(s, n, mode, out))
+        return RELAYPOL_RCPT_OK;
+#endif
+    return parse_rest(s, n, mode, out);
 }
