@@ -677,6 +677,55 @@ START_TEST(test_fast_path_agrees)
 }
 END_TEST
 
+/* The vector path reads fixed 16-byte chunks of the whole input and the
+ * last sixteen bytes, brackets included, and gives up on inputs over 64
+ * bytes: every total length around those edges, with and without
+ * brackets, with a '<' and no '>', in both forms, the '@' early, late and
+ * in between, and each byte in turn replaced by one that the vector
+ * path's rules treat specially. */
+START_TEST(test_fast_path_lengths)
+{
+    static const char marks[] = ".-@_+/<> %a0\"";
+    char tmp[80];
+    for (size_t n = 12; n <= 68; n++)
+        for (int shape = 0; shape < 3; shape++) {
+            /* 0: "<local@domain>", 1: "local@domain", 2: "<local@domain" */
+            size_t open = shape != 1, close = shape == 0;
+            size_t inner = n - open - close;
+            for (size_t ll = 1; ll + 2 <= inner;
+                 ll += ll < 3 || ll + 8 > inner ? 1 : 7) {
+                size_t dl = inner - ll - 1, k = 0;
+                if (open)
+                    tmp[k++] = '<';
+                for (size_t j = 0; j < ll; j++)
+                    tmp[k++] = j % 4 == 3 && j + 1 < ll ? '.' : 'l';
+                tmp[k++] = '@';
+                for (size_t j = 0; j < dl; j++)
+                    tmp[k++] = j % 5 == 4 && j + 1 < dl   ? '.'
+                               : j % 5 == 1 && j + 1 < dl ? '-'
+                                                          : 'd';
+                if (close)
+                    tmp[k++] = '>';
+                ck_assert_uint_eq(k, n);
+                for (size_t pos = 0; pos <= n; pos++)
+                    for (size_t c = 0; c < (pos < n ? sizeof marks - 1 : 1);
+                         c++) {
+                        char in[80];
+                        memcpy(in, tmp, n);
+                        if (pos < n)
+                            in[pos] = marks[c]; /* pos == n: unchanged */
+                        for (int mode = SMTP; mode <= INTL; mode++) {
+                            rp_rcpt out;
+                            char *buf;
+                            parse_copy(in, n, mode, &out, &buf);
+                            free(buf);
+                        }
+                    }
+            }
+        }
+}
+END_TEST
+
 static Suite *recipient_suite(void)
 {
     Suite *s = suite_create("recipient");
@@ -696,6 +745,7 @@ static Suite *recipient_suite(void)
     tcase_add_test(tc, test_random_inputs);
     tcase_add_test(tc, test_prefixes_and_mutations);
     tcase_add_test(tc, test_fast_path_agrees);
+    tcase_add_test(tc, test_fast_path_lengths);
     suite_add_tcase(s, tc);
     return s;
 }
