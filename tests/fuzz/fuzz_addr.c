@@ -10,7 +10,10 @@
  *   - an accepted address formats to text (RFC 5952) that parses back to
  *     the same bytes, and formats a second time identically;
  *   - a rejected one names a column inside the input;
- *   - relaypol_addr_parse (the NUL-terminated public entry) agrees.
+ *   - relaypol_addr_parse (the NUL-terminated public entry) agrees, and
+ *     so does rp_addr_parse_len (the bindings' entry, which takes a
+ *     length and so refuses a NUL inside), leaving a refused output
+ *     untouched.
  *
  * SPDX-License-Identifier: BSD-2-Clause
  */
@@ -19,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binding.h"
 #include "internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -96,6 +100,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else
             check(memcmp(&pub, &before, sizeof pub) == 0,
                   "failed parse touched the output", s, n);
+    }
+
+    {
+        relaypol_addr bl;
+        memset(&bl, 0xa5, sizeof bl);
+        relaypol_addr before = bl;
+        relaypol_status st = rp_addr_parse_len(s, n, &bl);
+        check((st == RELAYPOL_OK) == ok, "length parser disagrees", s, n);
+        if (ok)
+            check(rp_addr_equal(&bl, &a), "length parser bytes differ", s, n);
+        else
+            check(memcmp(&bl, &before, sizeof bl) == 0,
+                  "failed length parse touched the output", s, n);
     }
 
     if (ok) {
