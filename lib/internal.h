@@ -287,10 +287,14 @@ static inline void rp_netset_lookup(const rp_netset *s,
         rp_netset_lookup_slow(s, addr, out);
 }
 
-/* Requests the first-level index entry that a later rp_netset_lookup of
- * addr reads, so that its cache miss overlaps other work (a decision
- * parses the recipient meanwhile).  Reads nothing, writes nothing, never
- * faults; any addr is fine. */
+/* Requests the memory a later rp_netset_lookup of addr reads first, so
+ * that its cache misses overlap other work (a decision parses the
+ * recipient meanwhile).  In the DIR layout (big sets) that is the index
+ * entry and then the bucket it names: the entry is loaded, not just
+ * prefetched, and the bucket's prefetch waits for it out of order while
+ * the caller goes on, instead of starting only when the lookup itself
+ * runs.  No branch depends on the entry.  Writes nothing, never faults;
+ * any addr is fine. */
 static inline void rp_netset_prefetch(const rp_netset *s,
                                       const relaypol_addr *addr)
 {
@@ -298,10 +302,18 @@ static inline void rp_netset_prefetch(const rp_netset *s,
     if (addr->family != RELAYPOL_AF_INET)
         return;
     uint32_t x = rp_ns_be32(addr->bytes);
-    if (f->mode == RP_NS4_SORTED)
+    if (f->mode == RP_NS4_SORTED) {
         __builtin_prefetch((const uint16_t *)f->index + (x >> f->shift));
-    else if (f->mode == RP_NS4_DIR)
-        __builtin_prefetch((const uint32_t *)f->index + (x >> 16));
+    } else if (f->mode == RP_NS4_DIR) {
+        uint32_t d = ((const uint32_t *)f->index)[x >> 16];
+        /* A leaf has no bucket: fetch the blob's first line instead (a
+         * select, not a branch).  Integer arithmetic, because a prefetch
+         * may point anywhere and a C pointer may not. */
+        uint32_t off = d & RP_NS_DIR_LEAF ? 0u : d & RP_NS_DIR_OFF;
+        uintptr_t b = (uintptr_t)f->blob + (uintptr_t)off * 8u;
+        __builtin_prefetch((const void *)b);
+        __builtin_prefetch((const void *)(b + 64));
+    }
 }
 
 /* The same answers for n addresses at once (out[i] for addrs[i]): the
