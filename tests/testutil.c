@@ -21,10 +21,15 @@ const char *tu_src(const char *rel)
     return buf;
 }
 
-size_t tu_scale(size_t n)
+bool tu_quick(void)
 {
     const char *q = getenv("RELAYPOL_TEST_QUICK");
-    if (!q || !*q || strcmp(q, "0") == 0)
+    return q && *q && strcmp(q, "0") != 0;
+}
+
+size_t tu_scale(size_t n)
+{
+    if (!tu_quick())
         return n;
     return n / 50 ? n / 50 : 1;
 }

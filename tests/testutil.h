@@ -2,6 +2,7 @@
 #ifndef RELAYPOL_TESTUTIL_H
 #define RELAYPOL_TESTUTIL_H
 #include <check.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "internal.h"
@@ -14,6 +15,8 @@ const char *tu_src(const char *rel);
  * randomized loops shrink under valgrind, whose 50x slowdown would
  * otherwise keep them out of the memcheck run. */
 size_t tu_scale(size_t n);
+/* Whether RELAYPOL_TEST_QUICK is set: exhaustive loops sample instead. */
+bool tu_quick(void);
 /* Loads a policy from a string; fails the test with the error on failure. */
 relaypol_policy *tu_load(const char *text);
 #endif
