@@ -27,9 +27,16 @@
  *     consecutive cache lines, so a cold lookup costs one memory access
  *     after the L2-resident index.
  * Both are searched by an inline function in internal.h (see there why).
- * IPv6 keeps a flat sorted array up to 256 boundaries and the same 2^16
- * direct index above (64-bit keys for buckets whose boundaries are all on
- * /64 edges, 128-bit otherwise).
+ * IPv6 keeps a flat sorted array up to 256 boundaries and a 2^16 direct
+ * index above.  That index is a window: it covers the 16 bits after the
+ * prefix all the boundaries share (up to 16 bits of it), because real
+ * IPv6 lists sit in a few regions (every BGP route is in 2000::/3), and
+ * an index on the top 16 bits would leave most of its entries empty and
+ * a few buckets crowded.  Addresses outside the window are below or above
+ * every boundary and take the first or last interval.  A bucket whose
+ * boundaries all fall on edges 48 bits into the window (the /48s and
+ * shorter prefixes of a BGP table) keeps them as 32-bit keys; otherwise as
+ * 64-bit keys (all on /64 edges) or 128-bit ones.
  *
  * Non-contiguous masks (192.168.0.0;255.255.0.255) are not prefixes and do
  * not nest, so they cannot be intervals; they are kept in a short array
@@ -82,6 +89,11 @@
 /* A /24-aligned IPv4 bucket: 4 x 64-bit map words, 4 count bytes. */
 #define NARROW_HDR RP_NS_NARROW_HDR
 #define V6_UNIT 8u
+/* IPv6 index entries: key width beside DIR_LEAF and DIR_WIDE (128-bit);
+ * neither flag means 32-bit keys.  The offset loses a bit to it and still
+ * addresses 128 MiB of buckets (5 million prefixes). */
+#define V6_K64 RP_NS6_K64
+#define V6_OFF RP_NS6_OFF
 
 /* ------------------------------------------------------------- helpers */
 
@@ -101,10 +113,7 @@ static inline bool k128_eq(k128 a, k128 b)
 
 static inline uint64_t load_be64(const uint8_t *p)
 {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
+    return rp_ns_be64(p);
 }
 
 static inline uint32_t load_be32(const uint8_t *p)
@@ -209,6 +218,7 @@ static inline bool k128_le(const uint64_t *key, uint64_t hi, uint64_t lo)
     }
 #define LE_PLAIN(keys, i, x) ((keys)[i] <= (x))
 DEFINE_LIFT(lift16, uint16_t, uint32_t, LE_PLAIN)
+DEFINE_LIFT(lift32, uint32_t, uint32_t, LE_PLAIN)
 DEFINE_LIFT(lift64, uint64_t, uint64_t, LE_PLAIN)
 
 static inline uint32_t lift128(const uint64_t *keys, uint32_t k,
@@ -297,32 +307,41 @@ static uint32_t lookup4(const rp_netset *s, uint32_t x)
     return lookup4_dir(&s->f4, x, s->f4.dir[x >> 16]);
 }
 
-static uint32_t lookup6(const fam *f, uint64_t hi, uint64_t lo)
+/* IPv6 buckets the inline lookup leaves: 32-bit keys, more than 15 of
+ * them; 64-bit keys (all boundaries on /64 edges); 128-bit keys. */
+uint32_t rp_netset_bucket6(const rp_netset_fast *f, uint32_t d, uint64_t hi,
+                           const uint8_t *addr)
 {
-    if (!f->dir) {
-        if (f->flat_k == 0)
-            return f->flat_vals[0];
-        return f->flat_vals[upper128(f->flat_keys, f->flat_k, hi, lo)];
-    }
-    uint32_t d = f->dir[hi >> 48];
-    if (d & DIR_LEAF)
-        return d & ~DIR_LEAF;
-    const uint64_t *b = f->blob64 + (size_t)(d & DIR_OFF);
+    const uint64_t *b =
+        (const uint64_t *)(const void *)f->blob6 + (size_t)(d & V6_OFF);
     __builtin_prefetch(b + 8);
     __builtin_prefetch(b + 16);
+    uint32_t steps = (d >> DIR_STEPS_SHIFT) & DIR_STEPS_MASK;
+    if (!(d & (DIR_WIDE | V6_K64))) {
+        const uint32_t *b32 = (const uint32_t *)(const void *)b;
+        uint32_t k = b32[0];
+        uint32_t x = (uint32_t)(hi >> (16u - f->w6_skip));
+        return b32[1u + k + lift32(b32 + 1, k, steps, x)];
+    }
     uint32_t k = (uint32_t)b[0];
     const uint64_t *keys = b + 1;
-    uint32_t pos;
-    const uint32_t *vals;
-    uint32_t steps = (d >> DIR_STEPS_SHIFT) & DIR_STEPS_MASK;
     if (d & DIR_WIDE) {
-        pos = lift128(keys, k, steps, hi, lo);
-        vals = (const uint32_t *)(const void *)(keys + 2u * k);
-    } else {
-        pos = lift64(keys, k, steps, hi);
-        vals = (const uint32_t *)(const void *)(keys + k);
+        uint32_t pos = lift128(keys, k, steps, hi, load_be64(addr + 8));
+        return ((const uint32_t *)(const void *)(keys + 2u * k))[pos];
     }
-    return vals[pos];
+    uint32_t pos = lift64(keys, k, steps, hi);
+    return ((const uint32_t *)(const void *)(keys + k))[pos];
+}
+
+static uint32_t lookup6(const rp_netset *s, const uint8_t *addr)
+{
+    const fam *f = &s->f6;
+    if (f->dir)
+        return rp_netset_dir6(&s->fast, addr);
+    if (f->flat_k == 0)
+        return f->flat_vals[0];
+    return f->flat_vals[upper128(f->flat_keys, f->flat_k, load_be64(addr),
+                                 load_be64(addr + 8))];
 }
 
 static bool nc_match(const nc_entry *e, const uint8_t *addr, size_t len)
@@ -357,10 +376,7 @@ void rp_netset_lookup_slow(const rp_netset *s, const relaypol_addr *addr,
         if (s->n_nc4)
             nc_check(s, s->nc4, s->n_nc4, addr->bytes, 4, out);
     } else if (addr->family == RELAYPOL_AF_INET6) {
-        rp_netset_decode(&s->fast,
-                         lookup6(&s->f6, load_be64(addr->bytes),
-                                 load_be64(addr->bytes + 8)),
-                         out);
+        rp_netset_decode(&s->fast, lookup6(s, addr->bytes), out);
         if (s->n_nc6)
             nc_check(s, s->nc6, s->n_nc6, addr->bytes, 16, out);
     } else {
@@ -778,29 +794,69 @@ static size_t build_v4_dir(const ivl *iv, size_t niv, uint32_t *dir,
     return off;
 }
 
-static size_t build_v6_dir(const ivl *iv, size_t niv, uint32_t *dir,
-                           uint64_t *blob)
+/* The IPv6 index's window: the prefix every boundary shares, up to 16
+ * bits of it (so that the index and the 32-bit keys after it stay inside
+ * the address's first 64 bits). */
+typedef struct v6win {
+    uint64_t base, top;
+    unsigned skip;
+} v6win;
+
+static v6win v6_window(const ivl *iv, size_t niv)
 {
+    v6win w = {0, 0, 0};
+    if (niv < 2)
+        return w;
+    uint64_t lo = iv[1].pos.hi, hi = iv[niv - 1].pos.hi;
+    unsigned common = lo == hi ? 64u : (unsigned)__builtin_clzll(lo ^ hi);
+    w.skip = common < 16u ? common : 16u;
+    w.top = w.skip ? ~0ull << (64u - w.skip) : 0;
+    w.base = lo & w.top;
+    return w;
+}
+
+/* The IPv6 index over the window.  With dir == NULL only measures the
+ * buckets' size in 8-byte words. */
+static size_t build_v6_dir(const ivl *iv, size_t niv, const v6win *w,
+                           uint32_t *dir, uint64_t *blob)
+{
+    unsigned sh = 48u - w->skip; /* a bucket spans 2^sh values of hi */
+    /* Bits below a 32-bit key's: a boundary with any of them set needs a
+     * wider key. */
+    uint64_t below32 = w->skip == 16u ? 0 : ~0ull >> (w->skip + 48u);
     size_t off = 0, i = 1;
     uint32_t cur = iv[0].v;
     for (uint32_t bk = 0; bk < DIR_SIZE; bk++) {
-        k128 base = {(uint64_t)bk << 48, 0};
+        k128 base = {w->base | ((uint64_t)bk << sh), 0};
         if (i < niv && k128_eq(iv[i].pos, base))
             cur = iv[i++].v;
         size_t j = i;
-        bool wide = false;
-        while (j < niv && (iv[j].pos.hi >> 48) == bk) {
+        bool wide = false, k32 = true;
+        while (j < niv && ((iv[j].pos.hi - w->base) >> sh) == bk) {
             wide |= iv[j].pos.lo != 0;
+            k32 &= (iv[j].pos.hi & below32) == 0;
             j++;
         }
+        k32 &= !wide;
         uint32_t k = (uint32_t)(j - i);
         if (k == 0) {
             if (dir)
                 dir[bk] = DIR_LEAF | cur;
             continue;
         }
-        size_t words = 1u + (size_t)k * (wide ? 2u : 1u) + ((size_t)k + 2) / 2;
-        if (blob) {
+        size_t words = k32 ? 1u + (size_t)k
+                           : 1u + (size_t)k * (wide ? 2u : 1u) +
+                                 ((size_t)k + 2) / 2;
+        if (blob && k32) {
+            uint32_t *b = (uint32_t *)(void *)(blob + off);
+            b[0] = k;
+            for (uint32_t q = 0; q < k; q++)
+                b[1u + q] = (uint32_t)(iv[i + q].pos.hi >> (16u - w->skip));
+            b[1u + k] = cur;
+            for (uint32_t q = 0; q < k; q++)
+                b[2u + k + q] = iv[i + q].v;
+            dir[bk] = (uint32_t)off | steps_for(k) << DIR_STEPS_SHIFT;
+        } else if (blob) {
             uint64_t *b = blob + off;
             b[0] = k;
             uint64_t *keys = b + 1;
@@ -817,14 +873,15 @@ static size_t build_v6_dir(const ivl *iv, size_t niv, uint32_t *dir,
             vals[0] = cur;
             for (uint32_t q = 0; q < k; q++)
                 vals[q + 1] = iv[i + q].v;
-            dir[bk] = (uint32_t)off | (wide ? DIR_WIDE : 0) |
+            dir[bk] = (uint32_t)off | (wide ? DIR_WIDE : V6_K64) |
                       steps_for(k) << DIR_STEPS_SHIFT;
         }
         off += words;
         cur = iv[j - 1].v;
         i = j;
     }
-    return off;
+    /* count32() reads 64 bytes from a bucket's keys, whatever k is. */
+    return off + 8u;
 }
 
 /* Sizes of one family's parts in the final allocation. */
@@ -907,7 +964,8 @@ static void plan_family(const fambuild *b, bool v6, uint32_t vwidth,
         l->vals_bytes = (k + 1) * sizeof(uint32_t);
     } else if (v6) {
         l->kind = FL_DIR;
-        l->blob_bytes = build_v6_dir(b->iv, b->niv, NULL, NULL) * V6_UNIT;
+        v6win w = v6_window(b->iv, b->niv);
+        l->blob_bytes = build_v6_dir(b->iv, b->niv, &w, NULL, NULL) * V6_UNIT;
     } else {
         l->kind = FL_DIR;
         /* Four spare bytes: a 3-byte value is read with a 4-byte load. */
@@ -965,8 +1023,9 @@ static void fill_sorted(rp_netset_fast *f, const fambuild *b,
     f->half = (uint16_t)(((uint32_t)1 << l->steps) >> 1);
 }
 
-static void fill_family(fam *f, const fambuild *b, bool v6, const famlayout *l,
-                        uint8_t **cursor, uint32_t vwidth)
+static void fill_family(fam *f, rp_netset_fast *fast, const fambuild *b,
+                        bool v6, const famlayout *l, uint8_t **cursor,
+                        uint32_t vwidth)
 {
     uint8_t *p = *cursor;
     memset(f, 0, sizeof *f);
@@ -988,9 +1047,19 @@ static void fill_family(fam *f, const fambuild *b, bool v6, const famlayout *l,
     } else if (l->kind == FL_DIR) {
         uint32_t *dir = (uint32_t *)(void *)p;
         uint8_t *blob = p + align64(DIR_SIZE * sizeof(uint32_t));
-        if (v6)
-            build_v6_dir(b->iv, b->niv, dir, (uint64_t *)(void *)blob);
-        else
+        if (v6) {
+            /* Zeroed: the bucket searches read past a bucket's end. */
+            memset(blob, 0, l->blob_bytes);
+            v6win w = v6_window(b->iv, b->niv);
+            build_v6_dir(b->iv, b->niv, &w, dir, (uint64_t *)(void *)blob);
+            fast->dir6 = dir;
+            fast->blob6 = blob;
+            fast->w6_base = w.base;
+            fast->w6_top = w.top;
+            fast->w6_skip = (uint8_t)w.skip;
+            fast->w6_below = b->iv[0].v;
+            fast->w6_above = b->iv[b->niv - 1].v;
+        } else
             build_v4_dir(b->iv, b->niv, dir, blob, vwidth);
         f->dir = dir;
         f->blob = blob;
@@ -1155,7 +1224,7 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
     plan_family(&fb[1], true, vwidth, &l6);
     if (l4.kind == FL_DIR && l4.blob_bytes / V4_UNIT > DIR_OFF)
         goto out;
-    if (l6.kind == FL_DIR && l6.blob_bytes / V6_UNIT > DIR_OFF)
+    if (l6.kind == FL_DIR && l6.blob_bytes / V6_UNIT > V6_OFF)
         goto out;
 
     size_t n4 = 0;
@@ -1216,12 +1285,14 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
         cur += layout_size(&l4);
         s->layout4 = L4_SORTED;
     } else {
-        fill_family(&s->f4, &fb[0], false, &l4, &cur, vwidth);
+        fill_family(&s->f4, &s->fast, &fb[0], false, &l4, &cur, vwidth);
         s->fast.index = s->f4.dir;
         s->fast.blob = s->f4.blob;
         s->layout4 = vwidth == 3 ? L4_DIR : L4_DIR32;
     }
-    fill_family(&s->f6, &fb[1], true, &l6, &cur, 4u);
+    fill_family(&s->f6, &s->fast, &fb[1], true, &l6, &cur, 4u);
+    s->fast.mode6 = (uint8_t)(s->f6.dir && !s->n_nc6 ? RP_NS6_DIR
+                                                      : RP_NS6_SLOW);
     /* The inline lookup takes the sorted and the 3-byte DIR layouts when
      * no non-contiguous IPv4 mask has to be checked after them. */
     s->fast.mode = (uint8_t)(s->n_nc4 || s->layout4 == L4_DIR32

@@ -562,6 +562,122 @@ START_TEST(test_random_dir)
 }
 END_TEST
 
+/* The IPv6 index is a window over the prefix that every boundary
+ * shares.  Sets confined to regions of several sizes (so that the window
+ * skips 0 to 16 bits), with buckets of each key width (/48-aligned ones
+ * take 32-bit keys, /64 ones 64-bit, longer ones 128-bit), some crowded
+ * past the 15 keys counted at once, and lookups on both sides of the
+ * window and on its edges. */
+static void v6_check(const rp_netset *s, const rp_net *nets,
+                     const uint8_t *lists, size_t n, const uint8_t b[16],
+                     const char *what)
+{
+    relaypol_addr ad;
+    memset(&ad, 0, sizeof ad);
+    ad.family = RELAYPOL_AF_INET6;
+    memcpy(ad.bytes, b, 16);
+    int32_t got[2], want[2];
+    rp_netset_lookup(s, &ad, got);
+    ref_lookup(nets, lists, n, &ad, want);
+    ck_assert_msg(got[0] == want[0] && got[1] == want[1],
+                  "%s: got %d/%d want %d/%d", what, got[0], got[1], want[0],
+                  want[1]);
+}
+
+START_TEST(test_v6_window)
+{
+    static const unsigned region[] = {0, 2, 3, 9, 16, 17, 24, 40};
+    unsigned plen = region[_i];
+    rng r = {0x452821e638d01377ull + (uint64_t)_i};
+    for (int it = 0; it < 3; it++) {
+        size_t n = 600 + rndn(&r, 1500);
+        rp_net *nets = calloc(n, sizeof *nets);
+        uint8_t *lists = calloc(n, 1);
+        ck_assert(nets && lists);
+        uint8_t base[16];
+        for (int q = 0; q < 16; q++)
+            base[q] = (uint8_t)rnd(&r);
+        uint8_t hot[16]; /* a crowded spot: one bucket, many boundaries */
+        memcpy(hot, base, 16);
+        for (size_t i = 0; i < n; i++) {
+            uint8_t b[16];
+            bool crowd = rndn(&r, 6) == 0;
+            for (int q = 0; q < 16; q++) {
+                b[q] = (uint8_t)rnd(&r);
+                /* Inside the region (and, crowded, inside the hot /40). */
+                unsigned keep = crowd ? 40u : plen;
+                int bits = (int)keep - 8 * q;
+                uint8_t m = bits >= 8 ? 0xff
+                            : bits <= 0 ? 0
+                                        : (uint8_t)(0xff << (8 - bits));
+                b[q] = (uint8_t)(((crowd ? hot : base)[q] & m) | (b[q] & ~m));
+            }
+            /* Every other set keeps its crowded bucket at 32-bit keys,
+             * more than 15 of them. */
+            uint32_t k = crowd && it % 2 == 0 ? 0 : rndn(&r, 10);
+            unsigned lo = crowd ? 41u : plen;
+            int len;
+            if (k < 6) /* 32-bit keys */
+                len = (int)(lo + rndn(&r, 48u - (lo > 48u ? 48u : lo) + 1));
+            else if (k < 8) /* 64-bit keys */
+                len = 49 + (int)rndn(&r, 16);
+            else /* 128-bit keys */
+                len = 65 + (int)rndn(&r, 64);
+            if (len < (int)lo)
+                len = (int)lo;
+            nets[i] = mk6(b, len);
+            lists[i] = (uint8_t)rndn(&r, 2);
+        }
+        rp_alloc a;
+        rp_alloc_init(&a, NULL, NULL);
+        rp_netset *s = build(&a, nets, lists, n);
+        for (int q = 0; q < 20000; q++) {
+            relaypol_addr ad = rnd_addr(&r, nets, n, true);
+            int32_t got[2], want[2];
+            rp_netset_lookup(s, &ad, got);
+            ref_lookup(nets, lists, n, &ad, want);
+            ck_assert_msg(got[0] == want[0] && got[1] == want[1],
+                          "region /%u it=%d: got %d/%d want %d/%d", plen, it,
+                          got[0], got[1], want[0], want[1]);
+        }
+        /* The window's edges: the region's first and last address, and
+         * the addresses just outside it (when there is an outside). */
+        uint8_t first[16], last[16];
+        for (int q = 0; q < 16; q++) {
+            int bits = (int)plen - 8 * q;
+            uint8_t m = bits >= 8 ? 0xff
+                        : bits <= 0 ? 0
+                                    : (uint8_t)(0xff << (8 - bits));
+            first[q] = base[q] & m;
+            last[q] = (uint8_t)(base[q] | ~m);
+        }
+        v6_check(s, nets, lists, n, first, "window start");
+        v6_check(s, nets, lists, n, last, "window end");
+        uint8_t x[16];
+        memcpy(x, first, 16);
+        int q = 15;
+        while (q >= 0 && x[q] == 0)
+            x[q--] = 0xff;
+        if (q >= 0) {
+            x[q]--;
+            v6_check(s, nets, lists, n, x, "below the window");
+        }
+        memcpy(x, last, 16);
+        q = 15;
+        while (q >= 0 && x[q] == 0xff)
+            x[q--] = 0;
+        if (q >= 0) {
+            x[q]++;
+            v6_check(s, nets, lists, n, x, "above the window");
+        }
+        rp_netset_free(&a, s);
+        ck_assert_uint_eq(a.in_use, 0);
+        free(nets);
+        free(lists);
+    }
+}
+END_TEST
+
 /* rp_netset_prefetch takes any address: families with no entries, no
  * family at all, a set with nothing in it. */
 START_TEST(test_prefetch_any)
@@ -661,6 +777,7 @@ static Suite *netset_suite(void)
     tcase_add_loop_test(tc, test_random_large, 0, 4);
     tcase_add_test(tc, test_random_aligned);
     tcase_add_loop_test(tc, test_random_dir, 0, 4);
+    tcase_add_loop_test(tc, test_v6_window, 0, 8);
     tcase_add_test(tc, test_prefetch_any);
     suite_add_tcase(s, tc);
     tc = tcase_create("oom");
