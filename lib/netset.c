@@ -281,16 +281,17 @@ static inline uint32_t lookup4_dir(const fam *f, uint32_t x, uint32_t d)
     if (d & DIR_LEAF)
         return d & ~DIR_LEAF;
     const uint8_t *b = f->blob + (size_t)(d & DIR_OFF) * V4_UNIT;
-    /* A bucket spans up to three cache lines and the search needs its
-     * keys and then one value: ask for all of them at once so that a cold
-     * lookup waits for memory once, not once per line. */
-    __builtin_prefetch(b + 64);
-    __builtin_prefetch(b + 128);
     const uint8_t *vals;
     uint32_t pos;
     if (d & DIR_WIDE) {
+        /* A bucket spans up to three cache lines and the search needs
+         * its keys and then one value: ask for all of them at once so
+         * that a cold lookup waits for memory once, not once per line. */
+        __builtin_prefetch(b + 64);
+        __builtin_prefetch(b + 128);
         pos = wide_pos(b, d, x, &vals);
     } else {
+        rp_ns_dir4_guess(b, d, x, f->vwidth);
         const uint64_t *bm = (const uint64_t *)(const void *)b;
         uint32_t j = (x >> 8) & 0xffu;
         uint64_t word = bm[j >> 6] & ((2ull << (j & 63u)) - 1u);
@@ -408,7 +409,8 @@ static inline void many4(const rp_netset *s, const relaypol_addr *addrs,
             size_t off = d[j] & DIR_LEAF ? 0 : (size_t)(d[j] & DIR_OFF);
             const uint8_t *b = f->blob + off * V4_UNIT;
             __builtin_prefetch(b);
-            __builtin_prefetch(b + 64);
+            /* The value line (a harmless guess for the other kinds). */
+            rp_ns_dir4_guess(b, d[j], x[j], f->vwidth);
         }
         for (size_t j = 0; j < m; j++) {
             const relaypol_addr *a = &addrs[base + j];
@@ -782,10 +784,12 @@ static size_t build_v4_dir(const ivl *iv, size_t niv, uint32_t *dir,
                 for (uint32_t by = 0; by < vwidth; by++)
                     vals[(size_t)q * vwidth + by] = (uint8_t)(v >> (8 * by));
             }
-            /* A bitmap bucket's entry is its offset alone, so that the
-             * inline lookup (internal.h) uses it without masking. */
+            /* A bitmap bucket's entry has its values in eighths for
+             * rp_ns_dir4_guess (internal.h). */
+            uint32_t eighths = (k + 1) / 8u < 31u ? (k + 1) / 8u : 31u;
             dir[bk] = (uint32_t)(off / V4_UNIT) |
-                      (wide ? DIR_WIDE | steps_for(k) << DIR_STEPS_SHIFT : 0);
+                      (wide ? DIR_WIDE | steps_for(k) << DIR_STEPS_SHIFT
+                            : eighths << RP_NS_DIR_GUESS_SHIFT);
         }
         off += sz;
         cur = iv[j - 1].v;
