@@ -14,7 +14,10 @@
 
 #include "relaypol/relaypol.h"
 
-#if defined(__SSE2__)
+/* SSE2 is part of every x86-64; RP_NO_SIMD builds the portable paths
+ * anyway, so that the tests run them too (tests/meson.build). */
+#if defined(__SSE2__) && !defined(RP_NO_SIMD)
+#define RP_SSE2 1
 #include <emmintrin.h>
 #endif
 
@@ -309,7 +312,7 @@ static inline uint32_t rp_netset_dir4(const rp_netset_fast *f, uint32_t x)
 static inline uint32_t rp_ns_count32(const uint32_t *keys, uint32_t k,
                                      uint32_t x)
 {
-#if defined(__SSE2__)
+#if defined(RP_SSE2)
     /* SSE2 compares signed: flip the top bit of both sides. */
     const __m128i bias = _mm_set1_epi32((int)0x80000000u);
     const __m128i xv = _mm_xor_si128(_mm_set1_epi32((int)x), bias);

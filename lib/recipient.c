@@ -592,8 +592,7 @@ static bool parse_fast(const char *s, size_t n, int mode, rp_rcpt *out)
 }
 
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
+#if defined(RP_SSE2)
 
 static inline __m128i rp_rcpt_load(const char *p)
 {
@@ -738,7 +737,7 @@ static relaypol_rcpt_error parse_rest(const char *s, size_t n, int mode,
 relaypol_rcpt_error rp_rcpt_parse(const char *s, size_t n, int mode,
                                   rp_rcpt *out)
 {
-#if defined(__SSE2__)
+#if defined(RP_SSE2)
     /* n - 16 wraps for n < 16. */
     if (s && n - 16 <= 48 && parse_fast_sse2(s, n, mode, out))
         return RELAYPOL_RCPT_OK;
