@@ -458,7 +458,8 @@ START_TEST(test_random_large)
 {
     rng r = {0x243f6a8885a308d3ull + (uint64_t)_i};
     for (int it = 0; it < 12; it++)
-        cross_check(&r, 300 + rndn(&r, 3000), 1 + rndn(&r, 2), 20000);
+        cross_check(&r, 300 + rndn(&r, 3000), 1 + rndn(&r, 2),
+                    tu_scale(20000));
 }
 END_TEST
 
@@ -489,9 +490,10 @@ START_TEST(test_random_aligned)
         rp_alloc a;
         rp_alloc_init(&a, NULL, NULL);
         rp_netset *s = build(&a, nets, lists, n);
-        relaypol_addr *all = malloc(20000 * sizeof *all);
+        int nq = (int)tu_scale(20000);
+        relaypol_addr *all = malloc((size_t)nq * sizeof *all);
         ck_assert(all);
-        for (int q = 0; q < 20000; q++) {
+        for (int q = 0; q < nq; q++) {
             relaypol_addr ad = rnd_addr(&r, nets, n, v6);
             all[q] = ad;
             int32_t got[2], want[2];
@@ -501,7 +503,7 @@ START_TEST(test_random_aligned)
                           "aligned it=%d: got %d/%d want %d/%d", it, got[0],
                           got[1], want[0], want[1]);
         }
-        check_many(&r, s, all, 20000);
+        check_many(&r, s, all, (size_t)nq);
         free(all);
         rp_netset_free(&a, s);
         ck_assert_uint_eq(a.in_use, 0);
@@ -536,7 +538,7 @@ START_TEST(test_random_dir)
     rp_alloc a;
     rp_alloc_init(&a, NULL, NULL);
     rp_netset *s = build(&a, nets, lists, n);
-    size_t nq = 6000;
+    size_t nq = tu_scale(6000);
     relaypol_addr *all = malloc(nq * sizeof *all);
     ck_assert(all);
     for (size_t q = 0; q < nq; q++) {
@@ -631,7 +633,7 @@ START_TEST(test_v6_window)
         rp_alloc a;
         rp_alloc_init(&a, NULL, NULL);
         rp_netset *s = build(&a, nets, lists, n);
-        for (int q = 0; q < 20000; q++) {
+        for (size_t q = 0; q < tu_scale(20000); q++) {
             relaypol_addr ad = rnd_addr(&r, nets, n, true);
             int32_t got[2], want[2];
             rp_netset_lookup(s, &ad, got);

@@ -1320,6 +1320,9 @@ int main(int argc, char **argv)
     sum_add(&s, "v4_1k_cold_ns", cold_of(w1k, M_RP), 2);
     sum_add(&s, "v6_100k_tput_ratio",
             o.quick ? nan_ : tput_of(w6, M_RP) / tput_of(w6, M_FIB6), 3);
+    sum_add(&s, "v6_100k_tput_ns", o.quick ? nan_ : tput_of(w6, M_RP), 2);
+    sum_add(&s, "v6_100k_fib6_tput_ns",
+            o.quick ? nan_ : tput_of(w6, M_FIB6), 2);
     sum_add(&s, "v6_100k_fib6_vector", o.quick ? nan_ : fib6_vector, 0);
     sum_add(&s, "v6_100k_bytes_per_prefix",
             o.quick ? nan_ : w6->m[M_RP].bytes / (double)w6->n, 2);
