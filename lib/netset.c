@@ -454,17 +454,17 @@ typedef struct pfx {
     uint8_t tag;
 } pfx;
 
-/* A change point of one list: from pos on, the answer is val. */
+/* A change point of one list (from pos on, the answer is val), or of the
+ * interned pair (v).  One type for both: fam_intervals merges list 0's
+ * change points into intervals in the same array. */
 typedef struct chg {
     k128 pos;
-    int32_t val;
+    union {
+        int32_t val;
+        uint32_t v;
+    };
 } chg;
-
-/* A change point of the interned pair. */
-typedef struct ivl {
-    k128 pos;
-    uint32_t v;
-} ivl;
+typedef chg ivl;
 
 static int pfx_cmp(const void *pa, const void *pb)
 {
@@ -674,27 +674,32 @@ static bool fam_intervals(rp_alloc *a, fambuild *b, k128 top, uint32_t n,
     size_t m[2] = {split, b->np - split};
     /* b->p is NULL when the family has no entries: no arithmetic on it. */
     const pfx *ps[2] = {b->p, b->p ? b->p + split : NULL};
-    for (int t = 0; t < 2; t++) {
-        b->ccap[t] = 2 * m[t] + 1;
-        b->c[t] = rp_malloc(a, b->ccap[t] * sizeof(chg));
-        if (!b->c[t]) {
-            b->ccap[t] = 0;
-            return false;
-        }
-        b->nc[t] = sweep(ps[t], m[t], top, b->c[t]);
+    /* List 1's change points in an array of their own; list 0's at the
+     * end of the interval array, which the merge below then fills from
+     * the front: each step reads at least one change point and writes at
+     * most one interval, so it never overwrites one it has yet to read.
+     * On a million prefixes that is 48 MB less memory to fault in. */
+    b->ccap[1] = 2 * m[1] + 1;
+    b->c[1] = rp_malloc(a, b->ccap[1] * sizeof(chg));
+    if (!b->c[1]) {
+        b->ccap[1] = 0;
+        return false;
     }
-    /* The prefixes are no longer needed; give the memory back early. */
-    rp_free(a, b->p, b->pcap * sizeof(pfx));
-    b->p = NULL;
-    b->pcap = 0;
-
-    b->ivcap = b->nc[0] + b->nc[1];
+    b->nc[1] = sweep(ps[1], m[1], top, b->c[1]);
+    b->ivcap = 2 * m[0] + 1 + b->nc[1];
     b->iv = rp_malloc(a, b->ivcap * sizeof(ivl));
     if (!b->iv) {
         b->ivcap = 0;
         return false;
     }
-    const chg *c0 = b->c[0], *c1 = b->c[1];
+    chg *c0 = b->iv + b->nc[1];
+    b->nc[0] = sweep(ps[0], m[0], top, c0);
+    /* The prefixes are no longer needed; give the memory back early. */
+    rp_free(a, b->p, b->pcap * sizeof(pfx));
+    b->p = NULL;
+    b->pcap = 0;
+
+    const chg *c1 = b->c[1];
     size_t i = 0, j = 0, niv = 0;
     int32_t v0 = -1, v1 = -1;
     uint32_t mixbase = 2u + 2u * n;
