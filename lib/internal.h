@@ -167,7 +167,9 @@ typedef struct rp_netset_fast {
     uint8_t mixed;         /* some value is a both-list pair */
     /* IPv6 in the DIR layout (netset.c says how it is laid out). */
     uint8_t mode6;         /* RP_NS6_* */
-    uint8_t w6_skip;       /* the index is bits [w6_skip, w6_skip + 16) */
+    uint8_t w6_skip;       /* the index is the bits after the first w6_skip: */
+    uint8_t w6_ishift;     /* (hi << w6_skip) >> w6_ishift */
+    uint8_t w6_kshift;     /* a 32-bit bucket key: hi >> w6_kshift */
     const uint32_t *dir6;  /* uint32_t[1 << 16] */
     const uint8_t *blob6;  /* buckets */
     uint64_t w6_base, w6_top; /* the window: hi & w6_top == w6_base */
@@ -352,7 +354,7 @@ static inline uint32_t rp_netset_dir6(const rp_netset_fast *f,
     uint64_t hi = rp_ns_be64(addr);
     if ((hi ^ f->w6_base) & f->w6_top)
         return hi < f->w6_base ? f->w6_below : f->w6_above;
-    uint32_t d = f->dir6[(hi << f->w6_skip) >> 48];
+    uint32_t d = f->dir6[(hi << f->w6_skip) >> f->w6_ishift];
     if (d & RP_NS_DIR_LEAF)
         return d & ~RP_NS_DIR_LEAF;
     if ((d & (RP_NS_DIR_WIDE | RP_NS6_K64)) ||
@@ -361,8 +363,8 @@ static inline uint32_t rp_netset_dir6(const rp_netset_fast *f,
     const uint32_t *b = (const uint32_t *)(const void *)(f->blob6 +
                                                          (size_t)(d & RP_NS6_OFF) * 8u);
     uint32_t k = b[0];
-    /* The key: the 32 bits after the index's 16. */
-    uint32_t x = (uint32_t)(hi >> (16u - f->w6_skip));
+    /* The key: the 32 bits after the index's. */
+    uint32_t x = (uint32_t)(hi >> f->w6_kshift);
     return b[1u + k + rp_ns_count32(b + 1, k, x)];
 }
 

@@ -24,8 +24,10 @@
  *     /16) or the offset of a bucket holding the boundaries inside it as
  *     16-bit keys (or as a 256-bit map when all of them fall on /24 edges,
  *     as in BGP tables) followed by the interval values.  A bucket is a few
- *     consecutive cache lines, so a cold lookup costs one memory access
- *     after the L2-resident index.
+ *     consecutive cache lines; a map bucket's index entry also says about
+ *     how many values it holds, so that the line the address's value is
+ *     probably on is fetched with the map, and a cold lookup costs about
+ *     one memory access after the L2-resident index.
  * Both are searched by an inline function in internal.h (see there why).
  * IPv6 keeps a flat sorted array up to 256 boundaries and a 2^16 direct
  * index above.  That index is a window: it covers the 16 bits after the
@@ -321,7 +323,7 @@ uint32_t rp_netset_bucket6(const rp_netset_fast *f, uint32_t d, uint64_t hi,
     if (!(d & (DIR_WIDE | V6_K64))) {
         const uint32_t *b32 = (const uint32_t *)(const void *)b;
         uint32_t k = b32[0];
-        uint32_t x = (uint32_t)(hi >> (16u - f->w6_skip));
+        uint32_t x = (uint32_t)(hi >> f->w6_kshift);
         return b32[1u + k + lift32(b32 + 1, k, steps, x)];
     }
     uint32_t k = (uint32_t)b[0];
@@ -809,16 +811,28 @@ static size_t build_v4_dir(const ivl *iv, size_t niv, uint32_t *dir,
 typedef struct v6win {
     uint64_t base, top;
     unsigned skip;
+    unsigned bits; /* the index has 2^bits entries */
 } v6win;
+
+/* Boundaries per index entry the index is sized for: the buckets then
+ * mostly hold up to 15 keys, which are counted at once. */
+#define V6_PER_ENTRY 8u
 
 static v6win v6_window(const ivl *iv, size_t niv)
 {
-    v6win w = {0, 0, 0};
+    v6win w = {0, 0, 0, DIR_BITS};
     if (niv < 2)
         return w;
+    /* As few entries as keep the buckets small: every entry and every
+     * bucket header is memory the lookups share the L2 with. */
+    w.bits = 8;
+    while (w.bits < DIR_BITS && ((size_t)V6_PER_ENTRY << w.bits) < niv)
+        w.bits++;
     uint64_t lo = iv[1].pos.hi, hi = iv[niv - 1].pos.hi;
     unsigned common = lo == hi ? 64u : (unsigned)__builtin_clzll(lo ^ hi);
-    w.skip = common < 16u ? common : 16u;
+    /* The index and the 32-bit keys after it stay in the first 64 bits. */
+    unsigned maxskip = 32u - w.bits;
+    w.skip = common < maxskip ? common : maxskip;
     w.top = w.skip ? ~0ull << (64u - w.skip) : 0;
     w.base = lo & w.top;
     return w;
@@ -829,13 +843,14 @@ static v6win v6_window(const ivl *iv, size_t niv)
 static size_t build_v6_dir(const ivl *iv, size_t niv, const v6win *w,
                            uint32_t *dir, uint64_t *blob)
 {
-    unsigned sh = 48u - w->skip; /* a bucket spans 2^sh values of hi */
+    unsigned sh = 64u - w->skip - w->bits; /* a bucket spans 2^sh of hi */
+    unsigned kshift = sh - 32u; /* a 32-bit key is hi >> kshift */
     /* Bits below a 32-bit key's: a boundary with any of them set needs a
      * wider key. */
-    uint64_t below32 = w->skip == 16u ? 0 : ~0ull >> (w->skip + 48u);
+    uint64_t below32 = kshift == 0 ? 0 : ~0ull >> (64u - kshift);
     size_t off = 0, i = 1;
     uint32_t cur = iv[0].v;
-    for (uint32_t bk = 0; bk < DIR_SIZE; bk++) {
+    for (uint32_t bk = 0; bk < (1u << w->bits); bk++) {
         k128 base = {w->base | ((uint64_t)bk << sh), 0};
         if (i < niv && k128_eq(iv[i].pos, base))
             cur = iv[i++].v;
@@ -860,7 +875,7 @@ static size_t build_v6_dir(const ivl *iv, size_t niv, const v6win *w,
             uint32_t *b = (uint32_t *)(void *)(blob + off);
             b[0] = k;
             for (uint32_t q = 0; q < k; q++)
-                b[1u + q] = (uint32_t)(iv[i + q].pos.hi >> (16u - w->skip));
+                b[1u + q] = (uint32_t)(iv[i + q].pos.hi >> kshift);
             b[1u + k] = cur;
             for (uint32_t q = 0; q < k; q++)
                 b[2u + k + q] = iv[i + q].v;
@@ -900,6 +915,7 @@ typedef struct famlayout {
     size_t blob_bytes;             /* dir */
     size_t index_bytes;            /* sorted */
     unsigned bits, win, steps;     /* sorted: index bits, search */
+    unsigned dir_bits;             /* dir: 2^dir_bits index entries */
 } famlayout;
 
 #define FL_FLAT 0u   /* IPv6: one sorted array */
@@ -974,9 +990,11 @@ static void plan_family(const fambuild *b, bool v6, uint32_t vwidth,
     } else if (v6) {
         l->kind = FL_DIR;
         v6win w = v6_window(b->iv, b->niv);
+        l->dir_bits = w.bits;
         l->blob_bytes = build_v6_dir(b->iv, b->niv, &w, NULL, NULL) * V6_UNIT;
     } else {
         l->kind = FL_DIR;
+        l->dir_bits = DIR_BITS;
         /* Four spare bytes: a 3-byte value is read with a 4-byte load. */
         l->blob_bytes = build_v4_dir(b->iv, b->niv, NULL, NULL, vwidth) + 4u;
     }
@@ -991,7 +1009,8 @@ static size_t layout_size(const famlayout *l)
         return align64(l->index_bytes) + align64(l->keys_bytes) +
                align64(l->vals_bytes);
     default:
-        return align64(DIR_SIZE * sizeof(uint32_t)) + align64(l->blob_bytes);
+        return align64(((size_t)1 << l->dir_bits) * sizeof(uint32_t)) +
+               align64(l->blob_bytes);
     }
 }
 
@@ -1055,7 +1074,8 @@ static void fill_family(fam *f, rp_netset_fast *fast, const fambuild *b,
         f->flat_vals = vals;
     } else if (l->kind == FL_DIR) {
         uint32_t *dir = (uint32_t *)(void *)p;
-        uint8_t *blob = p + align64(DIR_SIZE * sizeof(uint32_t));
+        uint8_t *blob =
+            p + align64(((size_t)1 << l->dir_bits) * sizeof(uint32_t));
         if (v6) {
             /* Zeroed: the bucket searches read past a bucket's end. */
             memset(blob, 0, l->blob_bytes);
@@ -1066,6 +1086,8 @@ static void fill_family(fam *f, rp_netset_fast *fast, const fambuild *b,
             fast->w6_base = w.base;
             fast->w6_top = w.top;
             fast->w6_skip = (uint8_t)w.skip;
+            fast->w6_ishift = (uint8_t)(64u - w.bits);
+            fast->w6_kshift = (uint8_t)(32u - w.skip - w.bits);
             fast->w6_below = b->iv[0].v;
             fast->w6_above = b->iv[b->niv - 1].v;
         } else
