@@ -41,7 +41,7 @@ JOBS=${JOBS:-2}
 # -Dwerror=false: these builds look for run-time errors; warnings are the
 # business of the ordinary -Dwerror=true build.
 COMMON_OPTS="-Dpython=disabled -Dexamples=disabled -Dbench=false -Dtests=enabled -Dwerror=false"
-FUZZ_HARNESSES="fuzz_netlist fuzz_policy fuzz_recipient fuzz_addr fuzz_decide fuzz_eval_line"
+FUZZ_HARNESSES="fuzz_netlist fuzz_policy fuzz_recipient fuzz_addr fuzz_decide fuzz_eval_line fuzz_netset"
 # Under memcheck the randomized loops run with RELAYPOL_TEST_QUICK (a
 # fiftieth of the iterations, tests/testutil.c); test_netset's random
 # cross-check is still too long there and runs under ASan+UBSan instead,
