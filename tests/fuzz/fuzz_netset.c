@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "ref_netset.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -76,44 +77,6 @@ static void add_bit(uint8_t *a, unsigned nb, unsigned from_end)
         unsigned v = a[i] + carry;
         a[i] = (uint8_t)v;
         carry = v >> 8;
-    }
-}
-
-static bool ref_match(const rp_net *e, const relaypol_addr *ad)
-{
-    if (e->family != ad->family)
-        return false;
-    unsigned nb = e->family == RELAYPOL_AF_INET ? 4 : 16;
-    for (unsigned i = 0; i < nb; i++)
-        if ((ad->bytes[i] & e->mask[i]) != e->net[i])
-            return false;
-    return true;
-}
-
-static int ref_spec(const rp_net *e)
-{
-    if (e->prefix_len >= 0)
-        return e->prefix_len;
-    int c = 0;
-    for (int i = 0; i < 16; i++)
-        c += __builtin_popcount(e->mask[i]);
-    return c;
-}
-
-static void ref_lookup(const rp_net *nets, const uint8_t *lists, size_t n,
-                       const relaypol_addr *ad, int32_t out[2])
-{
-    int best[2] = {-1, -1};
-    out[0] = out[1] = -1;
-    for (size_t i = 0; i < n; i++) {
-        if ((nets[i].flags & RP_NET_HOSTBITS) || !ref_match(&nets[i], ad))
-            continue;
-        int t = lists[i];
-        int sp = ref_spec(&nets[i]);
-        if (sp > best[t]) {
-            best[t] = sp;
-            out[t] = (int32_t)i;
-        }
     }
 }
 
