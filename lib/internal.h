@@ -318,23 +318,21 @@ static inline uint32_t rp_ns_count32(const uint32_t *keys, uint32_t k,
     /* SSE2 compares signed: flip the top bit of both sides. */
     const __m128i bias = _mm_set1_epi32((int)0x80000000u);
     const __m128i xv = _mm_xor_si128(_mm_set1_epi32((int)x), bias);
-    const __m128i kv = _mm_set1_epi32((int)k);
-    const __m128i four = _mm_set1_epi32(4);
-    __m128i idx = _mm_setr_epi32(0, 1, 2, 3);
-    __m128i le[4];
-    for (int j = 0; j < 4; j++) {
-        __m128i v = _mm_xor_si128(
-            _mm_loadu_si128((const __m128i *)(const void *)(keys + 4 * j)),
-            bias);
-        /* key <= x, and the lane is one of the k keys */
-        le[j] = _mm_andnot_si128(_mm_cmpgt_epi32(v, xv),
-                                 _mm_cmpgt_epi32(kv, idx));
-        idx = _mm_add_epi32(idx, four);
-    }
-    __m128i b = _mm_packs_epi16(_mm_packs_epi32(le[0], le[1]),
-                                _mm_packs_epi32(le[2], le[3]));
+    __m128i gt[4];
+    for (int j = 0; j < 4; j++)
+        gt[j] = _mm_cmpgt_epi32(
+            _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(
+                              keys + 4 * j)),
+                          bias),
+            xv);
+    /* Bit i: key i > x.  Past the k keys the lanes are whatever follows
+     * them: masked off as scalar bits, cheaper than as lanes. */
+    uint32_t gtm = (uint32_t)_mm_movemask_epi8(
+        _mm_packs_epi16(_mm_packs_epi32(gt[0], gt[1]),
+                        _mm_packs_epi32(gt[2], gt[3])));
+    uint32_t le = ~gtm & ((1u << k) - 1u);
     /* The keys <= x are a prefix: count them as the first clear bit. */
-    return (uint32_t)__builtin_ctz(~(uint32_t)_mm_movemask_epi8(b));
+    return (uint32_t)__builtin_ctz(~le);
 #else
     uint32_t c = 0;
     for (uint32_t i = 0; i < 15; i++)
