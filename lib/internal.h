@@ -170,7 +170,7 @@ typedef struct rp_netset_fast {
     uint8_t w6_skip;       /* the index is the bits after the first w6_skip: */
     uint8_t w6_ishift;     /* (hi << w6_skip) >> w6_ishift */
     uint8_t w6_kshift;     /* a 32-bit bucket key: hi >> w6_kshift */
-    const uint32_t *dir6;  /* uint32_t[1 << 16] */
+    const uint32_t *dir6;  /* uint32_t[1 << (64 - w6_ishift)] */
     const uint8_t *blob6;  /* buckets */
     uint64_t w6_base, w6_top; /* the window: hi & w6_top == w6_base */
     uint32_t w6_below, w6_above; /* the values outside it */
@@ -180,7 +180,7 @@ typedef struct rp_netset_fast {
 #define RP_NS4_SORTED 1u /* index into one sorted array of boundaries */
 #define RP_NS4_DIR 2u    /* 2^16 index, buckets, 3-byte values */
 #define RP_NS6_SLOW 0u   /* flat array, or non-contiguous masks */
-#define RP_NS6_DIR 1u    /* the 2^16 window index and its buckets */
+#define RP_NS6_DIR 1u    /* the window index and its buckets */
 
 #define RP_NS_DIR_LEAF 0x80000000u
 #define RP_NS_DIR_WIDE 0x40000000u
@@ -267,8 +267,11 @@ static inline uint32_t rp_netset_sorted4(const rp_netset_fast *f, uint32_t x)
  * the address's value would be if the bucket's /24s were evenly filled
  * is requested together with the map: one memory round trip for most
  * lookups instead of two in a row.  Only a prefetch: a wrong guess costs
- * the second round trip the lookup would have paid anyway. */
-static inline void rp_ns_dir4_guess(const uint8_t *b, uint32_t d, uint32_t x,
+ * the second round trip the lookup would have paid anyway.  Integer
+ * arithmetic, because the guess may point past the bucket (or, for the
+ * callers that do not look at the entry's kind first, anywhere near it),
+ * and a C pointer may not. */
+static inline void rp_ns_dir4_guess(uintptr_t b, uint32_t d, uint32_t x,
                                     uint32_t vwidth)
 {
     uint32_t n = ((d >> RP_NS_DIR_GUESS_SHIFT) & 31u) * 8u + 4u;
@@ -277,7 +280,8 @@ static inline void rp_ns_dir4_guess(const uint8_t *b, uint32_t d, uint32_t x,
      * for 80% of addresses and in the map's for another 11%.  (Asking
      * for the nearer neighbour too reaches 99%, but the extra requests
      * cost more throughput than they save latency.) */
-    __builtin_prefetch(b + RP_NS_NARROW_HDR + vwidth * ((n * j) >> 8));
+    __builtin_prefetch(
+        (const void *)(b + RP_NS_NARROW_HDR + vwidth * ((n * j) >> 8)));
 }
 
 /* The same in the DIR layout.  The only branch that depends on the
@@ -294,7 +298,7 @@ static inline uint32_t rp_netset_dir4(const rp_netset_fast *f, uint32_t x)
      * index.  Values are 3 bytes, little-endian.  Such an entry is the
      * bucket's offset in 8-byte units and how many values it holds. */
     const uint8_t *b = f->blob + (size_t)(d & RP_NS_DIR_OFF) * 8u;
-    rp_ns_dir4_guess(b, d, x, 3u);
+    rp_ns_dir4_guess((uintptr_t)b, d, x, 3u);
     uint32_t w = (x >> 14) & 3u;
     /* The bits for /24s up to the address's, shifted to the top: one
      * operation on the word once it arrives. */
@@ -431,10 +435,7 @@ static inline void rp_netset_prefetch(const rp_netset *s,
         uint32_t off = d & RP_NS_DIR_LEAF ? 0u : d & RP_NS_DIR_OFF;
         uintptr_t b = (uintptr_t)f->blob + (uintptr_t)off * 8u;
         __builtin_prefetch((const void *)b);
-        /* The guessed value line, as rp_ns_dir4_guess does. */
-        uint32_t n = ((d >> RP_NS_DIR_GUESS_SHIFT) & 31u) * 8u + 4u;
-        __builtin_prefetch((const void *)(b + RP_NS_NARROW_HDR +
-                                          3u * ((n * ((x >> 8) & 255u)) >> 8)));
+        rp_ns_dir4_guess(b, d, x, 3u);
     }
 }
 

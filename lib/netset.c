@@ -29,16 +29,17 @@
  *     probably on is fetched with the map, and a cold lookup costs about
  *     one memory access after the L2-resident index.
  * Both are searched by an inline function in internal.h (see there why).
- * IPv6 keeps a flat sorted array up to 256 boundaries and a 2^16 direct
- * index above.  That index is a window: it covers the 16 bits after the
- * prefix all the boundaries share (up to 16 bits of it), because real
- * IPv6 lists sit in a few regions (every BGP route is in 2000::/3), and
- * an index on the top 16 bits would leave most of its entries empty and
- * a few buckets crowded.  Addresses outside the window are below or above
- * every boundary and take the first or last interval.  A bucket whose
- * boundaries all fall on edges 48 bits into the window (the /48s and
- * shorter prefixes of a BGP table) keeps them as 32-bit keys; otherwise as
- * 64-bit keys (all on /64 edges) or 128-bit ones.
+ * IPv6 keeps a flat sorted array up to 256 boundaries and a direct index
+ * above, of 2^8 to 2^16 entries (about eight boundaries each).  That index
+ * is a window: it covers the bits after the prefix all the boundaries
+ * share, because real IPv6 lists sit in a few regions (every BGP route is
+ * in 2000::/3), and an index on the top bits would leave most of its
+ * entries empty and a few buckets crowded.  Addresses outside the window
+ * are below or above every boundary and take the first or last interval.
+ * A bucket whose boundaries all fall on edges 32 bits past the index (the
+ * /48s and shorter prefixes of a BGP table) keeps them as 32-bit keys, up
+ * to 15 of them counted at once inline; otherwise as 64-bit keys (all on
+ * /64 edges) or 128-bit ones, searched out of line.
  *
  * Non-contiguous masks (192.168.0.0;255.255.0.255) are not prefixes and do
  * not nest, so they cannot be intervals; they are kept in a short array
@@ -171,8 +172,7 @@ typedef struct nc_entry {
 typedef struct fam {
     uint32_t flat_k;     /* boundaries in the flat array (flat mode) */
     const uint32_t *dir; /* NULL: flat mode */
-    const uint8_t *blob; /* buckets (IPv4) */
-    const uint64_t *blob64; /* buckets (IPv6) */
+    const uint8_t *blob; /* buckets (IPv6 reads them through rp_netset_fast) */
     const void *flat_keys; /* k128 (IPv6) */
     const uint32_t *flat_vals;
     uint32_t vmask; /* IPv4 bucket values: 3 or 4 bytes */
@@ -293,7 +293,7 @@ static inline uint32_t lookup4_dir(const fam *f, uint32_t x, uint32_t d)
         __builtin_prefetch(b + 128);
         pos = wide_pos(b, d, x, &vals);
     } else {
-        rp_ns_dir4_guess(b, d, x, f->vwidth);
+        rp_ns_dir4_guess((uintptr_t)b, d, x, f->vwidth);
         const uint64_t *bm = (const uint64_t *)(const void *)b;
         uint32_t j = (x >> 8) & 0xffu;
         uint64_t word = bm[j >> 6] & ((2ull << (j & 63u)) - 1u);
@@ -412,7 +412,7 @@ static inline void many4(const rp_netset *s, const relaypol_addr *addrs,
             const uint8_t *b = f->blob + off * V4_UNIT;
             __builtin_prefetch(b);
             /* The value line (a harmless guess for the other kinds). */
-            rp_ns_dir4_guess(b, d[j], x[j], f->vwidth);
+            rp_ns_dir4_guess((uintptr_t)b, d[j], x[j], f->vwidth);
         }
         for (size_t j = 0; j < m; j++) {
             const relaypol_addr *a = &addrs[base + j];
@@ -1094,7 +1094,6 @@ static void fill_family(fam *f, rp_netset_fast *fast, const fambuild *b,
             build_v4_dir(b->iv, b->niv, dir, blob, vwidth);
         f->dir = dir;
         f->blob = blob;
-        f->blob64 = (const uint64_t *)(const void *)blob;
     }
     *cursor = p + layout_size(l);
 }
