@@ -209,8 +209,8 @@ START_TEST(small_policies)
     static const char *const texts[] = {
         "",
         "Role = mailbox\n[SubmitAllowList]\n10.0.0.1\n",
-        "RelayComputers = only-list\nAuthenticatedRelay = yes\n"
-        "RelayUsers = @g\n[Group g]\n[RelayAllowList]\n10.0.0.0/8\n",
+        ("RelayComputers = only-list\nAuthenticatedRelay = yes\n"
+         "RelayUsers = @g\n[Group g]\n[RelayAllowList]\n10.0.0.0/8\n"),
         "LiteralMasks = yes\n[RelayDenyList]\n192.168.1.5;255.255.255.0\n",
         "RelayFlags = 1\n[RelayDenyList]\n10.0.0.1\n10.0.0.1\n",
     };
