@@ -114,16 +114,6 @@ static inline bool k128_eq(k128 a, k128 b)
     return a.hi == b.hi && a.lo == b.lo;
 }
 
-static inline uint64_t load_be64(const uint8_t *p)
-{
-    return rp_ns_be64(p);
-}
-
-static inline uint32_t load_be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
 
 /* Bucket values are little-endian whatever the CPU, so that a 3-byte
  * value can be read with one 4-byte load and a mask (compilers turn this
@@ -329,7 +319,7 @@ uint32_t rp_netset_bucket6(const rp_netset_fast *f, uint32_t d, uint64_t hi,
     uint32_t k = (uint32_t)b[0];
     const uint64_t *keys = b + 1;
     if (d & DIR_WIDE) {
-        uint32_t pos = lift128(keys, k, steps, hi, load_be64(addr + 8));
+        uint32_t pos = lift128(keys, k, steps, hi, rp_ns_be64(addr + 8));
         return ((const uint32_t *)(const void *)(keys + 2u * k))[pos];
     }
     uint32_t pos = lift64(keys, k, steps, hi);
@@ -343,8 +333,8 @@ static uint32_t lookup6(const rp_netset *s, const uint8_t *addr)
         return rp_netset_dir6(&s->fast, addr);
     if (f->flat_k == 0)
         return f->flat_vals[0];
-    return f->flat_vals[upper128(f->flat_keys, f->flat_k, load_be64(addr),
-                                 load_be64(addr + 8))];
+    return f->flat_vals[upper128(f->flat_keys, f->flat_k, rp_ns_be64(addr),
+                                 rp_ns_be64(addr + 8))];
 }
 
 static bool nc_match(const nc_entry *e, const uint8_t *addr, size_t len)
@@ -375,7 +365,7 @@ void rp_netset_lookup_slow(const rp_netset *s, const relaypol_addr *addr,
                            int32_t out[2])
 {
     if (addr->family == RELAYPOL_AF_INET) {
-        rp_netset_decode(&s->fast, lookup4(s, load_be32(addr->bytes)), out);
+        rp_netset_decode(&s->fast, lookup4(s, rp_ns_be32(addr->bytes)), out);
         if (s->n_nc4)
             nc_check(s, s->nc4, s->n_nc4, addr->bytes, 4, out);
     } else if (addr->family == RELAYPOL_AF_INET6) {
@@ -404,7 +394,7 @@ static inline void many4(const rp_netset *s, const relaypol_addr *addrs,
         uint32_t x[GROUP], d[GROUP];
         for (size_t j = 0; j < m; j++) {
             const relaypol_addr *a = &addrs[base + j];
-            x[j] = load_be32(a->bytes);
+            x[j] = rp_ns_be32(a->bytes);
             d[j] = a->family == RELAYPOL_AF_INET ? f->dir[x[j] >> 16]
                                                  : DIR_LEAF;
             /* A leaf has no bucket: prefetch the blob's first line. */
@@ -904,7 +894,7 @@ static size_t build_v6_dir(const ivl *iv, size_t niv, const v6win *w,
         cur = iv[j - 1].v;
         i = j;
     }
-    /* count32() reads 64 bytes from a bucket's keys, whatever k is. */
+    /* rp_ns_count32() reads 64 bytes from a bucket's keys, whatever k is. */
     return off + 8u;
 }
 
@@ -1150,9 +1140,9 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
             continue;
         size_t alen = v6 ? 16 : 4;
         int plen = e->prefix_len;
-        if (plen < 0 && !v6 && is_contiguous4(load_be32(e->mask))) {
+        if (plen < 0 && !v6 && is_contiguous4(rp_ns_be32(e->mask))) {
             /* A mask that is a prefix after all is ranked as one. */
-            plen = (int)popcount32(load_be32(e->mask));
+            plen = (int)popcount32(rp_ns_be32(e->mask));
         }
         if (plen < 0) {
             if (!rp_grow(a, (void **)&nc, &nccap, nnc + 1, sizeof *nc))
@@ -1184,11 +1174,11 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
             en[q] = s[q] | (uint8_t)~m;
         }
         if (v6) {
-            p->start = (k128){load_be64(s), load_be64(s + 8)};
-            p->end = (k128){load_be64(en), load_be64(en + 8)};
+            p->start = (k128){rp_ns_be64(s), rp_ns_be64(s + 8)};
+            p->end = (k128){rp_ns_be64(en), rp_ns_be64(en + 8)};
         } else {
-            p->start = (k128){0, load_be32(s)};
-            p->end = (k128){0, load_be32(en)};
+            p->start = (k128){0, rp_ns_be32(s)};
+            p->end = (k128){0, rp_ns_be32(en)};
         }
         p->idx = (int32_t)i;
         p->len = (uint8_t)plen;
@@ -1308,7 +1298,7 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
          * quad rank by their length too. */
         for (size_t i = 0; i < n; i++)
             if (nets[i].prefix_len < 0 && nets[i].family == RELAYPOL_AF_INET)
-                spec[i] = (uint8_t)popcount32(load_be32(nets[i].mask));
+                spec[i] = (uint8_t)popcount32(rp_ns_be32(nets[i].mask));
     }
     if (l4.kind == FL_SORTED) {
         fill_sorted(&s->fast, &fb[0], &l4, cur);
