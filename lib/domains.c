@@ -38,6 +38,10 @@ typedef struct slot {
 #define SMALL_MAX 8u
 
 typedef struct small {
+    /* The name's last min(len, 8) bytes where they stand in the last
+     * eight of a query that ends with it (rp_domains_tail), and the mask
+     * of those bytes: one compare turns most names away without a loop. */
+    uint64_t tail, tmask;
     uint32_t off, len; /* the name in names */
     int32_t exact, wild;
 } small;
@@ -190,6 +194,24 @@ static void pattern_name(const char *s, size_t n, size_t *off, size_t *len,
     *len = end - start;
 }
 
+/* The last eight bytes of s[0..n) as a little-endian word, byte 7 the
+ * last; for n < 8 the missing leading bytes are zero.  Case is folded as
+ * in same_name. */
+static uint64_t tail_word(const char *s, size_t n)
+{
+    uint64_t w = 0;
+    if (n >= 8) {
+        memcpy(&w, s + n - 8, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+    } else {
+        for (size_t k = 0; k < n; k++)
+            w |= (uint64_t)(unsigned char)s[k] << (8u * (8u - n + k));
+    }
+    return w | 0x2020202020202020u;
+}
+
 #define NOT_FOUND SIZE_MAX
 
 /* The slot holding name q[0..qn) (compared case-insensitively with the
@@ -318,8 +340,13 @@ relaypol_status rp_domains_build(rp_alloc *a, const char *const *pats,
                 d->few[k] = d->few[k - 1];
                 k--;
             }
-            d->few[k] = (small){(uint32_t)sl->off, sl->len, sl->exact,
-                                sl->wild};
+            size_t tl = sl->len < 8 ? sl->len : 8;
+            uint64_t tmask = tl == 8 ? ~(uint64_t)0 : ~(~(uint64_t)0 >> (8u * tl));
+            /* The stored name is lower case, and tail_word's folding
+             * leaves its bytes as they are. */
+            d->few[k] = (small){tail_word(d->names + sl->off, sl->len) & tmask,
+                                tmask, (uint32_t)sl->off, sl->len,
+                                sl->exact, sl->wild};
         }
     }
     *out = d;
@@ -360,27 +387,46 @@ static bool same_name(const char *q, const char *name, size_t len)
     return (a | fold) == b;
 }
 
+/* same_name for a name of more than 8 bytes whose last eight already
+ * compared equal (the tail filter below). */
+static bool same_head(const char *q, const char *name, size_t len)
+{
+    if (len > 16)
+        return same_name(q, name, len - 8);
+    uint64_t a, b;
+    memcpy(&a, q, 8);
+    memcpy(&b, name, 8);
+    return (a | 0x2020202020202020u) == b;
+}
+
 static int32_t match_few(const rp_domains *d, const char *s, size_t n)
 {
+    uint64_t t = tail_word(s, n);
     for (size_t k = 0; k < d->n_few; k++) {
         const small *e = &d->few[k];
-        const char *name = d->names + e->off;
-        if (e->len > n)
+        /* Neither an exact name nor "*.name" can match a query that does
+         * not end with the name. */
+        if (e->len > n || (t & e->tmask) != e->tail)
             continue;
+        const char *name = d->names + e->off;
         if (e->len == n) {
-            if (e->exact >= 0 && same_name(s, name, n))
+            if (e->exact >= 0 && (n <= 8 || same_head(s, name, n)))
                 return e->exact;
             continue;
         }
         /* "*.name" covers "label.name": the query ends with the name
          * right after a dot. */
         if (e->wild >= 0 && s[n - e->len - 1] == '.' &&
-            same_name(s + n - e->len, name, e->len))
+            (e->len <= 8 || same_head(s + n - e->len, name, e->len)))
             return e->wild;
     }
     return -1;
 }
 
+/* Out of line: its frame (the suffix hashes) is not the few names'. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static int32_t match_hashed(const rp_domains *d, const char *s, size_t n)
 {
     /* One right-to-left pass records the hash of every suffix that starts

@@ -298,6 +298,154 @@ START_TEST(test_match_long_names)
 }
 END_TEST
 
+/* Random small sets against a brute-force reading of the rules: the few
+ * names are turned away by comparing their last eight bytes first, so the
+ * names and queries here straddle that: shorter than 8, 8, 9, 16, 17
+ * bytes, names that share their last eight bytes and differ before, and
+ * suffixes that end inside a label.  Each set is also built padded (the
+ * hash table), which must answer the same. */
+static const char *const rnd_labels[] = {
+    "a", "io", "b", "mail", "example", "xample", "abcdefgh", "xbcdefgh",
+    "abcdefghi", "a-b", "q1", "mple", "org",
+};
+#define N_RND_LABELS (sizeof rnd_labels / sizeof rnd_labels[0])
+
+static uint64_t rnd_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static size_t rnd_name(uint64_t *x, char *buf, bool mixcase)
+{
+    size_t n = 0, labels = 1 + rnd_next(x) % 3;
+    for (size_t k = 0; k < labels; k++) {
+        const char *l = rnd_labels[rnd_next(x) % N_RND_LABELS];
+        if (k)
+            buf[n++] = '.';
+        for (size_t i = 0; l[i]; i++) {
+            char c = l[i];
+            if (mixcase && c >= 'a' && c <= 'z' && rnd_next(x) % 2)
+                c = (char)(c - 'a' + 'A');
+            buf[n++] = c;
+        }
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+static bool same_nocase(const char *a, size_t an, const char *b, size_t bn)
+{
+    if (an != bn)
+        return false;
+    for (size_t i = 0; i < an; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y - 'A' + 'a');
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+
+/* The documented rules, read literally: the first exact pattern equal to
+ * the query; else the longest "*.name" with the query ending in ".name",
+ * the first of equals. */
+static int32_t ref_match(char (*pats)[64], size_t np, const char *q, size_t qn)
+{
+    for (size_t i = 0; i < np; i++)
+        if (pats[i][0] != '*' && same_nocase(pats[i], strlen(pats[i]), q, qn))
+            return (int32_t)i;
+    int32_t best = -1;
+    size_t best_len = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (pats[i][0] != '*')
+            continue;
+        const char *name = pats[i] + 2;
+        size_t len = strlen(name);
+        if (len + 1 > qn || q[qn - len - 1] != '.' ||
+            !same_nocase(name, len, q + qn - len, len))
+            continue;
+        if (best < 0 || len > best_len) {
+            best = (int32_t)i;
+            best_len = len;
+        }
+    }
+    return best;
+}
+
+START_TEST(test_match_random_small)
+{
+    uint64_t x = 0x5eed0000u + (uint64_t)_i;
+    rp_alloc a;
+    rp_alloc_init(&a, NULL, NULL);
+    for (int round = 0; round < 200; round++) {
+        char pats[8 + PADDING][64];
+        const char *pp[8 + PADDING];
+        size_t lens[8 + PADDING];
+        size_t np = 1 + rnd_next(&x) % 8;
+        for (size_t i = 0; i < np; i++) {
+            bool wild = rnd_next(&x) % 2;
+            size_t off = wild ? 2 : 0;
+            if (wild)
+                memcpy(pats[i], "*.", 2);
+            rnd_name(&x, pats[i] + off, true);
+        }
+        for (size_t i = 0; i < PADDING; i++)
+            snprintf(pats[np + i], sizeof pats[0], "%spad%zu.invalid",
+                     i % 2 ? "*." : "", i);
+        for (size_t i = 0; i < np + PADDING; i++) {
+            pp[i] = pats[i];
+            lens[i] = strlen(pats[i]);
+        }
+        rp_domains *few = NULL, *hashed = NULL;
+        ck_assert_int_eq(rp_domains_build(&a, pp, lens, np, &few),
+                         RELAYPOL_OK);
+        ck_assert_int_eq(rp_domains_build(&a, pp, lens, np + PADDING,
+                                          &hashed), RELAYPOL_OK);
+        for (int k = 0; k < 50; k++) {
+            char q[64];
+            size_t qn;
+            if (k % 3 == 0) {
+                /* A label in front of a pattern's name, or the name. */
+                const char *src = pats[rnd_next(&x) % np];
+                if (src[0] == '*')
+                    src += 2;
+                char lab[64];
+                size_t ln = rnd_name(&x, lab, true);
+                int m = snprintf(q, sizeof q, "%.*s%s%s",
+                                 rnd_next(&x) % 2 ? (int)ln : 0, lab,
+                                 k % 2 ? "." : "", src);
+                ck_assert(m > 0 && (size_t)m < sizeof q);
+                qn = (size_t)m;
+                if (q[0] == '.')
+                    memmove(q, q + 1, qn--);
+            } else {
+                qn = rnd_name(&x, q, true);
+            }
+            int32_t want = ref_match(pats, np, q, qn);
+            /* Exact-size copies, so that ASan sees any read outside. */
+            char *qc = malloc(qn);
+            ck_assert_ptr_nonnull(qc);
+            memcpy(qc, q, qn);
+            int32_t got_few = rp_domains_match_name(few, qc, qn);
+            int32_t got_hashed = rp_domains_match_name(hashed, qc, qn);
+            ck_assert_msg(got_few == want && got_hashed == want,
+                          "'%s' in a set of %zu: few %d, hashed %d, want %d",
+                          q, np, (int)got_few, (int)got_hashed, (int)want);
+            free(qc);
+        }
+        rp_domains_free(&a, few);
+        rp_domains_free(&a, hashed);
+    }
+    ck_assert_uint_eq(a.in_use, 0);
+}
+END_TEST
+
 /* Many names: every one is found with its own index, near misses are
  * not, and free returns every byte. */
 START_TEST(test_large_set)
@@ -454,6 +602,7 @@ static Suite *domains_suite(void)
                         2 * (int)(sizeof match_cases / sizeof match_cases[0]));
     tcase_add_test(tc, test_empty_and_null);
     tcase_add_test(tc, test_match_long_names);
+    tcase_add_loop_test(tc, test_match_random_small, 0, 8);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("build");
