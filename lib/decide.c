@@ -51,9 +51,10 @@ void relaypol_decision_init(relaypol_decision *d)
     d->size = sizeof *d;
 }
 
-/* Looks a user up in the sorted RelayUsers expansion: exact bytes, as the
- * server hands them (case is significant: servers differ in how they fold
- * it, and folding here could merge two accounts). */
+/* Looks a user up in the RelayUsers expansion (sorted by length, then
+ * bytes: policy.c): exact bytes, as the server hands them (case is
+ * significant: servers differ in how they fold it, and folding here could
+ * merge two accounts). */
 static const rp_user *find_user(const relaypol_policy *p, const char *u,
                                 size_t n)
 {
@@ -61,10 +62,8 @@ static const rp_user *find_user(const relaypol_policy *p, const char *u,
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const rp_user *x = &p->users[mid];
-        size_t m = x->len < n ? x->len : n;
-        int c = memcmp(p->pool + x->name, u, m);
-        if (c == 0)
-            c = x->len < n ? -1 : x->len > n;
+        int c = x->len != n ? (x->len < n ? -1 : 1)
+                            : memcmp(p->pool + x->name, u, n);
         if (c == 0)
             return x;
         if (c < 0)

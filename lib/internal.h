@@ -594,7 +594,7 @@ struct relaypol_policy {
     uint32_t *domain_line; size_t cap_domain_line;
 
     rp_token *tokens; size_t n_tokens, cap_tokens; /* RelayUsers tokens */
-    rp_user *users; size_t n_users, cap_users;     /* sorted by name */
+    rp_user *users; size_t n_users, cap_users;     /* by length, then name */
 
     relaypol_addr *server_addrs; size_t n_server_addrs, cap_server_addrs;
 

@@ -757,15 +757,16 @@ static relaypol_status parse_line(parser *ps, const char *s, const char *e,
 
 /* ------------------------------------------------------------- finish */
 
+/* Users are ordered by length first, then bytes: the decision's binary
+ * search then compares bytes only with names of the query's length. */
 static int user_cmp(const void *a, const void *b, const char *pool)
 {
     const rp_user *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(pool + x->name, pool + y->name, n);
-    if (c)
-        return c;
     if (x->len != y->len)
         return x->len < y->len ? -1 : 1;
+    int c = memcmp(pool + x->name, pool + y->name, x->len);
+    if (c)
+        return c;
     return x->token < y->token ? -1 : x->token > y->token;
 }
 
