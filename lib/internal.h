@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "relaypol/relaypol.h"
 
@@ -203,14 +204,33 @@ uint32_t rp_netset_wide4(const rp_netset_fast *f, uint32_t d, uint32_t x);
 uint32_t rp_netset_bucket6(const rp_netset_fast *f, uint32_t d, uint64_t hi,
                            const uint8_t *addr);
 
+/* Big-endian loads.  With GCC and Clang on a little-endian CPU, an
+ * explicit load and byte swap: GCC recognises the shift-and-or form as
+ * one only when it loads from memory, and when it can see the bytes in a
+ * register (a relaypol_addr the caller has just filled in) it spells out
+ * every shift instead, a third of an IPv6 lookup. */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static inline uint32_t rp_ns_be32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap32(v);
+}
+
+static inline uint64_t rp_ns_be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return __builtin_bswap64(v);
+}
+#else
 static inline uint32_t rp_ns_be32(const uint8_t *p)
 {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
            ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
-/* Written out, not as a loop: GCC turns this form (and not the loop)
- * into one load and a byte swap; the loop was a third of a lookup. */
 static inline uint64_t rp_ns_be64(const uint8_t *p)
 {
     return ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) |
@@ -218,6 +238,7 @@ static inline uint64_t rp_ns_be64(const uint8_t *p)
            ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16) |
            ((uint64_t)p[6] << 8) | (uint64_t)p[7];
 }
+#endif
 
 static inline uint32_t rp_ns_popcount64(uint64_t x)
 {
