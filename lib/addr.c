@@ -329,14 +329,6 @@ bool rp_addr_parse_n(const char *s, size_t n, relaypol_addr *out, rp_perr *e)
     return true;
 }
 
-bool rp_addr_is_mapped(const relaypol_addr *a)
-{
-    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0,
-                                       0, 0, 0, 0, 0xff, 0xff};
-    return a->family == RELAYPOL_AF_INET6 &&
-           memcmp(a->bytes, prefix, sizeof prefix) == 0;
-}
-
 /* Only ::ffff:0:0/96 is folded.  The IPv4-compatible form (::a.b.c.d),
  * NAT64's 64:ff9b::/96 and ::ffff:0:a.b.c.d (SIIT) are different
  * addresses on the wire: a dual-stack socket never reports an IPv4 client

@@ -289,14 +289,19 @@ static RP_INLINE relaypol_status decide(const relaypol_policy *p,
         out->size = size;
     }
     /* An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d;
-     * decide it as a.b.c.d or it would escape every IPv4 list. */
+     * decide it as a.b.c.d or it would escape every IPv4 list.  The lists
+     * are looked up in the request's copy unless it had to be folded:
+     * reading back the copy just stored in *out would make every lookup
+     * wait for that store. */
     out->client = req->client;
-    if (out->client.family == RELAYPOL_AF_INET6)
+    const relaypol_addr *client = &req->client;
+    if (rp_addr_is_mapped(client)) {
         rp_addr_fold(&out->client);
-    const relaypol_addr *client = &out->client;
+        client = &out->client;
+    }
     const relaypol_addr *local = &req->local;
     relaypol_addr local_folded;
-    if (local->family == RELAYPOL_AF_INET6 && rp_addr_is_mapped(local)) {
+    if (rp_addr_is_mapped(local)) {
         local_folded = *local;
         rp_addr_fold(&local_folded);
         local = &local_folded;

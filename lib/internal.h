@@ -69,7 +69,15 @@ bool rp_parse_ipv6(const char *s, size_t n, uint8_t out[16], rp_perr *e);
 bool rp_addr_parse_n(const char *s, size_t n, relaypol_addr *out, rp_perr *e);
 /* If a is IPv4-mapped IPv6 (::ffff:a.b.c.d), turn it into IPv4 a.b.c.d. */
 void rp_addr_fold(relaypol_addr *a);
-bool rp_addr_is_mapped(const relaypol_addr *a);
+/* Whether a is IPv4-mapped IPv6.  Inline: every decision asks, about the
+ * client and the local address, and nearly always the answer is no. */
+static inline bool rp_addr_is_mapped(const relaypol_addr *a)
+{
+    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0,
+                                       0, 0, 0, 0, 0xff, 0xff};
+    return a->family == RELAYPOL_AF_INET6 &&
+           memcmp(a->bytes, prefix, sizeof prefix) == 0;
+}
 bool rp_addr_equal(const relaypol_addr *a, const relaypol_addr *b);
 
 /* ----------------------------------------------------------- netlist.c */
