@@ -11,6 +11,7 @@
 
 #include "binding.h"
 #include "internal.h"
+#include "rcpt_fast.h"
 
 /* The decision's parts are inlined into both entry points (the public
  * one and the deferred one): left to itself, the compiler stops inlining
@@ -317,7 +318,7 @@ static RP_INLINE relaypol_status decide(const relaypol_policy *p,
         rp_netset_prefetch(p->local_set, local);
 
     rp_rcpt r;
-    relaypol_rcpt_error re = rp_rcpt_parse(
+    relaypol_rcpt_error re = rp_rcpt_parse_inline(
         req->recipient ? req->recipient : "", req->recipient_len,
         (req->flags & RELAYPOL_REQ_RCPT_INTERNAL) ? RP_RCPT_INTERNAL
                                                    : RP_RCPT_SMTP,
