@@ -422,7 +422,13 @@ static inline void rp_netset_decode(const rp_netset_fast *f, uint32_t v,
  * arrays) of the most specific entry of that list that matches addr, or
  * -1.  Most specific: the longest prefix; a non-contiguous mask counts
  * its set bits; ties go to the lower index (earlier in the file).  addr
- * must be folded.  Never allocates; thread-safe. */
+ * must be folded.  Never allocates; thread-safe.  Always inline: with
+ * three call sites in a decision GCC makes one out-of-line copy, and the
+ * call, its frame and the answer passed through memory cost 10-26 of a
+ * decision's 350-570 instructions. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline void rp_netset_lookup(const rp_netset *s,
                                     const relaypol_addr *addr, int32_t out[2])
 {
