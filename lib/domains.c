@@ -361,6 +361,9 @@ nomem:
  * name.  q holds only letters, digits, '-' and '.', and on those setting
  * bit 0x20 lower-cases a letter and changes nothing else, so one OR per
  * eight bytes folds case exactly (RFC 4343: ASCII letters only). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static bool same_name(const char *q, const char *name, size_t len)
 {
     const uint64_t fold = 0x2020202020202020u;
