@@ -179,6 +179,7 @@ typedef struct rp_netset_fast {
     uint8_t w6_skip;       /* the index is the bits after the first w6_skip: */
     uint8_t w6_ishift;     /* (hi << w6_skip) >> w6_ishift */
     uint8_t w6_kshift;     /* a 32-bit bucket key: hi >> w6_kshift */
+    bool prefetch4;        /* an IPv4 lookup may miss the cache */
     const uint32_t *dir6;  /* uint32_t[1 << (64 - w6_ishift)] */
     const uint8_t *blob6;  /* buckets */
     uint64_t w6_base, w6_top; /* the window: hi & w6_top == w6_base */
@@ -457,7 +458,7 @@ static inline void rp_netset_prefetch(const rp_netset *s,
                                       const relaypol_addr *addr)
 {
     const rp_netset_fast *f = (const rp_netset_fast *)(const void *)s;
-    if (addr->family != RELAYPOL_AF_INET)
+    if (!f->prefetch4 || addr->family != RELAYPOL_AF_INET)
         return;
     uint32_t x = rp_ns_be32(addr->bytes);
     if (f->mode == RP_NS4_SORTED) {

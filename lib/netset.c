@@ -1318,6 +1318,12 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
     s->fast.mode = (uint8_t)(s->n_nc4 || s->layout4 == L4_DIR32
                                  ? RP_NS4_SLOW
                                  : s->layout4);
+    /* A sorted layout that fits well inside the L1 data cache (most
+     * policies' lists) is read from there anyway: asking for it ahead
+     * would only cost the decision the instructions. */
+    s->fast.prefetch4 =
+        s->fast.mode == RP_NS4_DIR ||
+        (s->fast.mode == RP_NS4_SORTED && layout_size(&l4) > 16384u);
     *out = s;
     st = RELAYPOL_OK;
 out:
