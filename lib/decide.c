@@ -147,17 +147,12 @@ static void finish(relaypol_decision *out, relaypol_verdict v,
 /* The seed's rules for a recipient that is not local. */
 static RP_INLINE void decide_relay(const relaypol_policy *p,
                                    const relaypol_request *req,
-                                   const relaypol_addr *client,
                                    const relaypol_addr *local,
                                    bool untrusted_route,
+                                   const int32_t hit[2],
                                    relaypol_decision *out, rp_hitref *ref)
 {
     uint32_t flags = p->relay_flags;
-    int32_t hit[2] = {-1, -1};
-    /* One lookup answers both lists: the client set holds the deny list
-     * as tag 0 and the allow list as tag 1. */
-    if (flags & 3)
-        rp_netset_lookup(p->client_set, client, hit);
 
     /* 1. bit 1 and the client is in RelayDenyList: refused, whatever
      *    follows; this is what makes "allow a subnet except a few"
@@ -309,11 +304,16 @@ static RP_INLINE relaypol_status decide(const relaypol_policy *p,
     }
     out->auth = req->user ? RELAYPOL_AUTH_NOT_NEEDED : RELAYPOL_AUTH_NONE;
 
-    /* Ask for the first address-list reads now, so that on a big list
-     * their cache misses overlap the recipient parsing instead of
-     * following it. */
+    /* The client is looked up before the recipient is read, though a
+     * local recipient will not need the answer: nothing that follows
+     * waits for it, so on a big list its cache misses overlap the
+     * parsing, and on a small one the lookup no longer waits behind the
+     * branches that decide whether the mail is relayed.  One lookup
+     * answers both lists: the client set holds the deny list as tag 0
+     * and the allow list as tag 1. */
+    int32_t hit[2] = {-1, -1};
     if (p->relay_flags & 3)
-        rp_netset_prefetch(p->client_set, client);
+        rp_netset_lookup(p->client_set, client, hit);
     if ((p->relay_flags & 4) && local->family != RELAYPOL_AF_NONE)
         rp_netset_prefetch(p->local_set, local);
 
@@ -365,7 +365,7 @@ static RP_INLINE relaypol_status decide(const relaypol_policy *p,
             }
         }
     }
-    decide_relay(p, req, client, local, !trusted_route, out, ref);
+    decide_relay(p, req, local, !trusted_route, hit, out, ref);
     return RELAYPOL_OK;
 }
 
