@@ -174,6 +174,9 @@ typedef struct fam {
 #define L4_DIR RP_NS4_DIR
 #define L4_DIR32 3u /* 4-byte values: over 2^23 entries, out of line */
 
+/* The most values a set may have to get a table of answers. */
+#define ANSWERS_MAX 512u
+
 struct rp_netset {
     rp_netset_fast fast; /* first: internal.h's inline lookup reads it */
     size_t bytes; /* the one allocation, this struct included */
@@ -1250,8 +1253,12 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
     size_t n4 = 0;
     for (size_t q = 0; q < nnc; q++)
         n4 += nets[nc[q].idx].family == RELAYPOL_AF_INET;
+    /* Sets whose values all fit a small table decode with one read
+     * (rp_netset_decode); 512 values is 4 KiB. */
+    size_t nanswers = maxv <= ANSWERS_MAX ? maxv : 0;
     size_t total = align64(sizeof(rp_netset)) +
                    align64((in.ntup + 1) * 2 * sizeof(int32_t)) +
+                   align64(nanswers * 2 * sizeof(int32_t)) +
                    align64(nnc ? n : 0) + align64(nnc * sizeof(nc_entry)) +
                    layout_size(&l4) + layout_size(&l6);
     uint8_t *mem = rp_malloc(a, total);
@@ -1271,6 +1278,14 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
         memcpy(tup, in.tuples, in.ntup * 2 * sizeof(int32_t));
     s->fast.tuples = tup;
     cur += align64((in.ntup + 1) * 2 * sizeof(int32_t));
+    if (nanswers) {
+        /* Filled by the arithmetic decode, before answers is set. */
+        int32_t *ans = (int32_t *)(void *)cur;
+        for (uint32_t v = 0; v < nanswers; v++)
+            rp_netset_decode(&s->fast, v, ans + 2u * v);
+        s->fast.answers = ans;
+        cur += align64(nanswers * 2 * sizeof(int32_t));
+    }
 
     if (nnc) {
         uint8_t *spec = cur;
