@@ -168,8 +168,8 @@ typedef struct rp_netset_fast {
     const uint32_t *vals;  /* SORTED: interval values, padded */
     const uint8_t *blob;   /* DIR: buckets */
     const int32_t *tuples; /* both-list answers: [2 * (v - mixbase)] */
-    const int32_t *answers; /* small sets: every value's answer, [2 * v];
-                               NULL: decode by arithmetic */
+    const int32_t *answers; /* small mixed sets: every value's answer,
+                               [2 * v]; NULL: decode by arithmetic */
     uint32_t mixbase;      /* values >= mixbase index tuples */
     uint16_t half;         /* SORTED, win 0: 2^(steps - 1), 0 for none */
     uint8_t win;           /* SORTED: 4, 8 or 16 keys counted, or 0 */
@@ -405,8 +405,9 @@ static inline uint32_t rp_netset_dir6(const rp_netset_fast *f,
 /* Values: 0 = no entry; 2 * (idx + 1) + tag = entry idx of list tag only;
  * mixbase + t = both lists, tuples[2t], tuples[2t + 1].  Masks, not
  * branches: which list an address is in is as random as the addresses.
- * A small set (a typical policy's lists) has every answer in a table
- * instead: one read from L1 in place of a dozen operations. */
+ * A small set with both lists (a typical policy's deny and allow lists)
+ * has every answer in a table instead: one read from L1 in place of a
+ * dozen operations. */
 static inline void rp_netset_decode(const rp_netset_fast *f, uint32_t v,
                                     int32_t out[2])
 {

@@ -1253,9 +1253,11 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
     size_t n4 = 0;
     for (size_t q = 0; q < nnc; q++)
         n4 += nets[nc[q].idx].family == RELAYPOL_AF_INET;
-    /* Sets whose values all fit a small table decode with one read
-     * (rp_netset_decode); 512 values is 4 KiB. */
-    size_t nanswers = maxv <= ANSWERS_MAX ? maxv : 0;
+    /* Sets whose lists overlap and whose values all fit a small table
+     * decode with one read (rp_netset_decode); 512 values is 4 KiB.
+     * Without overlap the arithmetic is a few operations, shorter than
+     * the read's latency. */
+    size_t nanswers = in.ntup && maxv <= ANSWERS_MAX ? maxv : 0;
     size_t total = align64(sizeof(rp_netset)) +
                    align64((in.ntup + 1) * 2 * sizeof(int32_t)) +
                    align64(nanswers * 2 * sizeof(int32_t)) +
