@@ -169,7 +169,7 @@ typedef struct rp_netset_fast {
     const uint8_t *blob;   /* DIR: buckets */
     const int32_t *tuples; /* both-list answers: [2 * (v - mixbase)] */
     const int32_t *answers; /* small mixed sets: every value's answer,
-                               [2 * v]; NULL: decode by arithmetic */
+                               [2 * v] (rp_netset_answer), or NULL */
     uint32_t mixbase;      /* values >= mixbase index tuples */
     uint16_t half;         /* SORTED, win 0: 2^(steps - 1), 0 for none */
     uint8_t win;           /* SORTED: 4, 8 or 16 keys counted, or 0 */
@@ -404,18 +404,10 @@ static inline uint32_t rp_netset_dir6(const rp_netset_fast *f,
 
 /* Values: 0 = no entry; 2 * (idx + 1) + tag = entry idx of list tag only;
  * mixbase + t = both lists, tuples[2t], tuples[2t + 1].  Masks, not
- * branches: which list an address is in is as random as the addresses.
- * A small set with both lists (a typical policy's deny and allow lists)
- * has every answer in a table instead: one read from L1 in place of a
- * dozen operations. */
+ * branches: which list an address is in is as random as the addresses. */
 static inline void rp_netset_decode(const rp_netset_fast *f, uint32_t v,
                                     int32_t out[2])
 {
-    if (f->answers) {
-        out[0] = f->answers[2u * v];
-        out[1] = f->answers[2u * v + 1u];
-        return;
-    }
     uint32_t i = (v >> 1) - 1u;
     uint32_t m = 0u - (v & 1u);
     uint32_t o0 = i | m, o1 = i | ~m;
@@ -427,6 +419,21 @@ static inline void rp_netset_decode(const rp_netset_fast *f, uint32_t v,
     }
     out[0] = (int32_t)o0;
     out[1] = (int32_t)o1;
+}
+
+/* The same for the small layouts.  A small set with both lists (a
+ * typical policy's deny and allow lists) has every answer in a table: one
+ * read from L1 in place of a dozen operations.  The big layouts decode by
+ * arithmetic, without the test. */
+static inline void rp_netset_answer(const rp_netset_fast *f, uint32_t v,
+                                    int32_t out[2])
+{
+    if (f->answers) {
+        out[0] = f->answers[2u * v];
+        out[1] = f->answers[2u * v + 1u];
+        return;
+    }
+    rp_netset_decode(f, v, out);
 }
 
 /* For each list tag t (0 and 1), out[t] = the index (into the build
@@ -448,7 +455,7 @@ static inline void rp_netset_lookup(const rp_netset *s,
     if (addr->family == RELAYPOL_AF_INET && f->mode == RP_NS4_DIR)
         rp_netset_decode(f, rp_netset_dir4(f, rp_ns_be32(addr->bytes)), out);
     else if (addr->family == RELAYPOL_AF_INET && f->mode == RP_NS4_SORTED)
-        rp_netset_decode(f, rp_netset_sorted4(f, rp_ns_be32(addr->bytes)),
+        rp_netset_answer(f, rp_netset_sorted4(f, rp_ns_be32(addr->bytes)),
                          out);
     else if (addr->family == RELAYPOL_AF_INET6 && f->mode6 == RP_NS6_DIR)
         rp_netset_decode(f, rp_netset_dir6(f, addr->bytes), out);

@@ -368,11 +368,11 @@ void rp_netset_lookup_slow(const rp_netset *s, const relaypol_addr *addr,
                            int32_t out[2])
 {
     if (addr->family == RELAYPOL_AF_INET) {
-        rp_netset_decode(&s->fast, lookup4(s, rp_ns_be32(addr->bytes)), out);
+        rp_netset_answer(&s->fast, lookup4(s, rp_ns_be32(addr->bytes)), out);
         if (s->n_nc4)
             nc_check(s, s->nc4, s->n_nc4, addr->bytes, 4, out);
     } else if (addr->family == RELAYPOL_AF_INET6) {
-        rp_netset_decode(&s->fast, lookup6(s, addr->bytes), out);
+        rp_netset_answer(&s->fast, lookup6(s, addr->bytes), out);
         if (s->n_nc6)
             nc_check(s, s->nc6, s->n_nc6, addr->bytes, 16, out);
     } else {
@@ -1254,7 +1254,7 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
     for (size_t q = 0; q < nnc; q++)
         n4 += nets[nc[q].idx].family == RELAYPOL_AF_INET;
     /* Sets whose lists overlap and whose values all fit a small table
-     * decode with one read (rp_netset_decode); 512 values is 4 KiB.
+     * decode with one read (rp_netset_answer); 512 values is 4 KiB.
      * Without overlap the arithmetic is a few operations, shorter than
      * the read's latency. */
     size_t nanswers = in.ntup && maxv <= ANSWERS_MAX ? maxv : 0;
@@ -1281,7 +1281,7 @@ relaypol_status rp_netset_build(rp_alloc *a, const rp_net *nets,
     s->fast.tuples = tup;
     cur += align64((in.ntup + 1) * 2 * sizeof(int32_t));
     if (nanswers) {
-        /* Filled by the arithmetic decode, before answers is set. */
+        /* The arithmetic's answers. */
         int32_t *ans = (int32_t *)(void *)cur;
         for (uint32_t v = 0; v < nanswers; v++)
             rp_netset_decode(&s->fast, v, ans + 2u * v);
