@@ -164,6 +164,14 @@ RelayUsers = alice, bob
 10.0.0.25
 EOF
 
+cat >auth-many.conf <<'EOF'
+RelayFlags = 12
+AuthRequiresTLS = yes
+RelayUsers = alice, zed, christopher, bob
+[RelayLocalIPList]
+10.0.0.25
+EOF
+
 cat >routing.conf <<'EOF'
 RelayFlags = 2
 AcceptedDomains = example.com
@@ -355,6 +363,11 @@ run tls-back 0 diff auth-notls.conf local.conf
 run user-added 1 diff local.conf auth-bob.conf
 has user-added 'RelayUsers:  (old line 3) -> +bob (new line 3)  [widens]'
 run user-removed 0 diff auth-bob.conf local.conf
+# Listed alphabetically, though the policy keeps users by length.
+run users-added 1 diff local.conf auth-many.conf
+has users-added 'RelayUsers:  (old line 3) -> +bob,christopher,zed (new line 3)  [widens]'
+run users-removed 0 diff auth-many.conf local.conf
+has users-removed 'RelayUsers: -bob,christopher,zed (old line 3) ->  (new line 3)'
 run routing 1 diff allow24.conf routing.conf
 has routing 'AllowRouting: none -> percent (new line 3)  [widens]'
 run local-added 1 diff local.conf local-public.conf

@@ -804,19 +804,46 @@ static bool has_user(const relaypol_policy *p, const rp_user *u,
     return false;
 }
 
-/* Users of p that q does not have, as "a,b,c" (truncated). */
+typedef struct named {
+    const char *s;
+    uint32_t len;
+} named;
+
+static int named_cmp(const void *a, const void *b)
+{
+    const named *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->s, y->s, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Users of p that q does not have, as "a,b,c" in byte order (truncated).
+ * The policy keeps its users by length first (for the decision's lookup);
+ * a reader wants them alphabetical.  Without memory for the sort they
+ * come in the policy's order. */
 static size_t users_missing(const relaypol_policy *p, const relaypol_policy *q,
                             char *buf, size_t len)
 {
     size_t n = 0;
     buf[0] = '\0';
+    named *miss = p->n_users ? malloc(p->n_users * sizeof *miss) : NULL;
     for (size_t i = 0; i < p->n_users; i++) {
         const rp_user *u = &p->users[i];
         if (has_user(p, u, q))
             continue;
-        mcat(buf, len, "%s%.*s", n ? "," : "", (int)u->len,
-             rp_str(p, u->name));
+        if (miss)
+            miss[n] = (named){rp_str(p, u->name), u->len};
+        else
+            mcat(buf, len, "%s%.*s", n ? "," : "", (int)u->len,
+                 rp_str(p, u->name));
         n++;
+    }
+    if (miss) {
+        qsort(miss, n, sizeof *miss, named_cmp);
+        for (size_t i = 0; i < n; i++)
+            mcat(buf, len, "%s%.*s", i ? "," : "", (int)miss[i].len,
+                 miss[i].s);
+        free(miss);
     }
     return n;
 }
