@@ -124,16 +124,6 @@ static inline uint32_t load_le32(const uint8_t *p)
            ((uint32_t)p[3] << 24);
 }
 
-/* Written out because the baseline x86-64 target has no popcnt and GCC
- * would call libgcc instead; with -mpopcnt this becomes one instruction. */
-static inline uint32_t popcount64(uint64_t x)
-{
-    x = x - ((x >> 1) & 0x5555555555555555ull);
-    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
-    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
-    return (uint32_t)((x * 0x0101010101010101ull) >> 56);
-}
-
 static inline unsigned popcount32(uint32_t x)
 {
     unsigned c = 0;
@@ -290,7 +280,7 @@ static inline uint32_t lookup4_dir(const fam *f, uint32_t x, uint32_t d)
         const uint64_t *bm = (const uint64_t *)(const void *)b;
         uint32_t j = (x >> 8) & 0xffu;
         uint64_t word = bm[j >> 6] & ((2ull << (j & 63u)) - 1u);
-        pos = b[32u + (j >> 6)] + popcount64(word);
+        pos = b[32u + (j >> 6)] + rp_ns_popcount64(word);
         vals = b + NARROW_HDR;
     }
     return load_le32(vals + (size_t)pos * f->vwidth) & f->vmask;
@@ -775,7 +765,7 @@ static size_t build_v4_dir(const ivl *iv, size_t niv, uint32_t *dir,
                 uint32_t c = 0;
                 for (uint32_t w = 0; w < 4; w++) {
                     b[32 + w] = (uint8_t)c;
-                    c += popcount64(bm[w]);
+                    c += rp_ns_popcount64(bm[w]);
                 }
                 vals = b + NARROW_HDR;
             }
