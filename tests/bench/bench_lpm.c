@@ -15,8 +15,11 @@
  *
  * Beside the address sets it measures a whole relaypol_decide() on the
  * bundled example policy (warm: independent decisions in a loop; cold:
- * one at a time behind an lfence) and loading a generated 1M-line policy
- * text (parse + compile) with relaypol_policy_load_string().
+ * one at a time behind an lfence; both over a random mix of eight kinds
+ * of request; and warm again with each kind repeated alone, which is the
+ * mix without its mispredicted branches), the core's clock alongside, so
+ * that decisions can be read in cycles too, and loading a generated
+ * 1M-line policy text (parse + compile) with relaypol_policy_load_string().
  *
  * Methods: relaypol (rp_netset), a linear scan (what Postfix cidr tables
  * and Exim host lists do), sorted intervals with a binary search, and,
@@ -1106,8 +1109,40 @@ static inline uint32_t decide1(const relaypol_policy *p,
 
 typedef struct dres {
     double warm[MAX_REPS], cold[MAX_REPS];
+    double same[MAX_REPS]; /* warm, each kind repeated alone: the mean */
+    double ghz[MAX_REPS];  /* the core's clock, measured alongside */
     int n;
 } dres;
+
+/* The clock this core runs at right now, from a chain of dependent
+ * multiplies (3 cycles each on every x86-64 core of the last decade; an
+ * add chain would not do, as recent cores fold immediate adds at rename).
+ * The host here has spells about 1.5x apart; figures in cycles say
+ * whether a spell is the clock or a neighbour, and how many cycles a
+ * decision takes whatever the spell. */
+static double clock_ghz(void)
+{
+#if defined(__x86_64__)
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        uint64_t x = 3;
+        const long n = 200000;
+        double t0 = now_s();
+        for (long i = 0; i < n; i++)
+            __asm__ volatile("imul %0, %0\n\timul %0, %0\n\t"
+                             "imul %0, %0\n\timul %0, %0"
+                             : "+r"(x));
+        double t = now_s() - t0;
+        g_sink += x;
+        double ghz = 3.0 * 4.0 * (double)n / t / 1e9;
+        if (ghz > best)
+            best = ghz;
+    }
+    return best;
+#else
+    return NAN;
+#endif
+}
 
 static void run_decide(dres *res, const opts *o)
 {
@@ -1143,8 +1178,19 @@ static void run_decide(dres *res, const opts *o)
     for (size_t i = 0; i < nq; i++)
         ix[i] = (uint8_t)(rnd(&r) & 7u);
     for (int rep = 0; rep < o->reps; rep++) {
+        res->ghz[res->n] = clock_ghz();
         TIME_TPUT(decide1(p, &rq[ix[i]]), nq, res->warm[res->n]);
         TIME_COLD(decide1(p, &rq[ix[i]]), nq, res->cold[res->n]);
+        /* The same decisions with the branch predictor on their side:
+         * each kind alone, so that the difference from the warm figure is
+         * what the mix's unpredictable paths cost. */
+        double same = 0;
+        for (int k = 0; k < 8; k++) {
+            double t;
+            TIME_TPUT(decide1(p, &rq[k]), nq / 8, t);
+            same += t / 8;
+        }
+        res->same[res->n] = same;
         res->n++;
     }
     free(ix);
@@ -1287,8 +1333,15 @@ int main(int argc, char **argv)
     if (o.decide_only) {
         static dres one;
         run_decide(&one, &o);
-        printf("decide warm %.1f ns, cold %.1f ns (medians of %d)\n",
-               median(one.warm, one.n), median(one.cold, one.n), one.n);
+        double ghz = median(one.ghz, one.n);
+        printf("decide warm %.1f ns, cold %.1f ns, each kind alone %.1f ns "
+               "(medians of %d)\n",
+               median(one.warm, one.n), median(one.cold, one.n),
+               median(one.same, one.n), one.n);
+        printf("clock %.2f GHz: warm %.0f, cold %.0f, each kind alone %.0f "
+               "cycles\n",
+               ghz, median(one.warm, one.n) * ghz, median(one.cold, one.n) * ghz,
+               median(one.same, one.n) * ghz);
         free(w);
         return 0;
     }
@@ -1330,6 +1383,12 @@ int main(int argc, char **argv)
             print_row(&w[i], m);
     printf("%-10s %-17s %10.1f %10.1f\n", "decide", "example.conf",
            median(dr.warm, dr.n), median(dr.cold, dr.n));
+    printf("%-10s %-17s %10.1f %10s\n", "decide", "each kind alone",
+           median(dr.same, dr.n), "-");
+    double ghz = median(dr.ghz, dr.n);
+    printf("%-10s %-17s %10.0f %10.0f   (cycles at %.2f GHz)\n", "decide",
+           "example.conf", median(dr.warm, dr.n) * ghz,
+           median(dr.cold, dr.n) * ghz, ghz);
     printf("%-10s %-17s %10s %10s %10.2f %9.1f %9.3f\n", "load", "text lines",
            "-", "-", load_mem / (1024.0 * 1024.0), load_mem / (double)nload,
            load_s);
@@ -1396,6 +1455,10 @@ int main(int argc, char **argv)
             anc ? tput_of(w1m, M_RPBATCH) / tput_of(anc, M_LPMBULK) : nan_, 3);
     sum_add(&s, "decide_cold_ns", median(dr.cold, dr.n), 2);
     sum_add(&s, "decide_warm_ns", median(dr.warm, dr.n), 2);
+    sum_add(&s, "decide_warm_same_kind_ns", median(dr.same, dr.n), 2);
+    sum_add(&s, "decide_warm_cycles", median(dr.warm, dr.n) * ghz, 0);
+    sum_add(&s, "decide_cold_cycles", median(dr.cold, dr.n) * ghz, 0);
+    sum_add(&s, "clock_ghz", ghz, 2);
     sum_add(&s, "load_1M_s", o.quick ? nan_ : load_s, 3);
     sum_add(&s, "mismatches", mismatches, 0);
     printf("%s\n", s.buf);
