@@ -374,6 +374,32 @@ run local-added 1 diff local.conf local-public.conf
 line local-added ' +\+ local 198\.41\.0\.4/32 +1 public'
 run local-removed 0 diff local-public.conf local.conf
 
+# Accepted domains compare without case and root dot, and a name listed
+# twice is reported once, at its first line.
+printf 'RelayFlags = deny + allow\nAcceptedDomains = Example.COM., *.example.org, example.com\n' >dom-old.conf
+printf 'RelayFlags = deny + allow\nAcceptedDomains = example.com, *.EXAMPLE.org.\nAcceptedDomains = example.net, Example.Net\n' >dom-new.conf
+run dom-added 0 diff --json dom-old.conf dom-new.conf
+json dom-added "d['domains']" "{'added': [{'domain': 'example.net', 'line': 3}], 'removed': []}"
+run dom-removed 0 diff --json dom-new.conf dom-old.conf
+json dom-removed "d['domains']" "{'added': [], 'removed': [{'domain': 'example.net', 'line': 3}]}"
+
+# Big lists (the review searches them instead of comparing every pair):
+# 3,000 accounts of four lengths and 3,000 domains, one gone and one new.
+big() { # big FIRST LAST
+    {
+        printf 'RelayFlags = deny + allow + auth\nRelayUsers = @g\n'
+        seq "$1" "$2" | awk '{ printf "AcceptedDomains = d%d.example.com\n", $1 }'
+        printf '[Group g]\n'
+        seq "$1" "$2" | awk '{ printf "u%d\n", $1 }'
+    } >big-$1.conf
+}
+big 1 3000
+big 2 3001
+run big-users 1 diff big-1.conf big-2.conf
+has big-users 'RelayUsers: -u1 (old line 2) -> +u3001 (new line 2)  [widens]'
+run big-domains 1 diff --json big-1.conf big-2.conf
+json big-domains "d['domains']" "{'added': [{'domain': 'd3001.example.com', 'line': 3002}], 'removed': [{'domain': 'd1.example.com', 'line': 3}]}"
+
 # Errors.
 run missing 2 diff allow24.conf no-such.conf
 run one-arg 2 diff allow24.conf

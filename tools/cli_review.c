@@ -793,14 +793,26 @@ static void route_text(uint32_t r, char *buf, size_t len)
         snprintf(buf, len, "none");
 }
 
+/* Whether q permits p's user u.  A binary search over q's users, which
+ * the policy keeps ordered by length, then bytes (lib/policy.c): a scan
+ * made comparing two policies of 60,000 accounts take 11 s. */
 static bool has_user(const relaypol_policy *p, const rp_user *u,
                      const relaypol_policy *q)
 {
-    for (size_t i = 0; i < q->n_users; i++)
-        if (q->users[i].len == u->len &&
-            memcmp(rp_str(q, q->users[i].name), rp_str(p, u->name), u->len) ==
-                0)
+    const char *name = rp_str(p, u->name);
+    size_t lo = 0, hi = q->n_users;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const rp_user *x = &q->users[mid];
+        int c = x->len != u->len ? (x->len < u->len ? -1 : 1)
+                                 : memcmp(rp_str(q, x->name), name, u->len);
+        if (c == 0)
             return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return false;
 }
 
@@ -910,42 +922,92 @@ static void settings_diff(const relaypol_policy *o, const relaypol_policy *n,
 }
 
 /* Accepted domains compare without case and without a root dot. */
-static bool same_domain(const char *a, const char *b)
+typedef struct dkey {
+    const char *s;
+    uint32_t len; /* without the root dot */
+    uint32_t idx; /* the entry's position in its policy */
+} dkey;
+
+static int dkey_cmp_name(const dkey *x, const dkey *y)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la && a[la - 1] == '.')
-        la--;
-    if (lb && b[lb - 1] == '.')
-        lb--;
-    if (la != lb)
-        return false;
-    for (size_t i = 0; i < la; i++) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z')
-            x = (char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z')
-            y = (char)(y - 'A' + 'a');
-        if (x != y)
-            return false;
+    size_t n = x->len < y->len ? x->len : y->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)x->s[i], b = (unsigned char)y->s[i];
+        if (a >= 'A' && a <= 'Z')
+            a = (unsigned char)(a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z')
+            b = (unsigned char)(b - 'A' + 'a');
+        if (a != b)
+            return a < b ? -1 : 1;
     }
-    return true;
+    return (x->len > y->len) - (x->len < y->len);
 }
 
-/* Calls out for each domain of p missing from q. */
+static int dkey_cmp(const void *a, const void *b)
+{
+    const dkey *x = a, *y = b;
+    int c = dkey_cmp_name(x, y);
+    return c ? c : (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* p's domains as keys, sorted by name and then position. */
+static dkey *domain_keys(const relaypol_policy *p)
+{
+    dkey *k = xrealloc(NULL, p->n_domains * sizeof *k);
+    for (size_t i = 0; i < p->n_domains; i++) {
+        const char *d = rp_str(p, p->domain_text[i]);
+        size_t n = strlen(d);
+        if (n && d[n - 1] == '.')
+            n--;
+        k[i] = (dkey){d, (uint32_t)n, (uint32_t)i};
+    }
+    qsort(k, p->n_domains, sizeof *k, dkey_cmp);
+    return k;
+}
+
+static bool keys_have(const dkey *k, size_t n, const dkey *x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = dkey_cmp_name(&k[mid], x);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* Which of p's domains q lacks (missing[i] for p's i-th), each name only
+ * at its first listing.  Both lists sorted and searched: comparing every
+ * pair made two policies of 30,000 domains take 9 s. */
+static void domains_lacking(const relaypol_policy *p, const relaypol_policy *q,
+                            bool *missing)
+{
+    dkey *pk = domain_keys(p), *qk = domain_keys(q);
+    for (size_t k = 0; k < p->n_domains; k++) {
+        bool first = k == 0 || dkey_cmp_name(&pk[k - 1], &pk[k]) != 0;
+        missing[pk[k].idx] = first && !keys_have(qk, q->n_domains, &pk[k]);
+    }
+    free(pk);
+    free(qk);
+}
+
+/* Calls out for each domain of p missing from q, in p's order. */
 static size_t domains_missing(FILE *o, bool json, const char *sign,
                               const relaypol_policy *p,
                               const relaypol_policy *q)
 {
     size_t n = 0;
+    bool *missing = xrealloc(NULL, p->n_domains * sizeof *missing);
+    domains_lacking(p, q, missing);
     for (size_t i = 0; i < p->n_domains; i++) {
-        const char *d = rp_str(p, p->domain_text[i]);
-        bool found = false;
-        for (size_t j = 0; j < q->n_domains && !found; j++)
-            found = same_domain(d, rp_str(q, q->domain_text[j]));
-        for (size_t j = 0; j < i && !found; j++) /* listed twice */
-            found = same_domain(d, rp_str(p, p->domain_text[j]));
-        if (found)
+        if (!missing[i])
             continue;
+        const char *d = rp_str(p, p->domain_text[i]);
         if (json) {
             fputs(n ? ",{\"domain\":" : "{\"domain\":", o);
             cli_json_cstr(o, d);
@@ -958,6 +1020,7 @@ static size_t domains_missing(FILE *o, bool json, const char *sign,
         }
         n++;
     }
+    free(missing);
     return n;
 }
 
