@@ -542,11 +542,12 @@ static void dpdk_init(dpdk *d, int cpu, size_t heap_bytes)
 
 enum {
     M_RP, M_RPBATCH, M_LIN, M_IVS, M_LPM, M_LPMBULK, M_LPMANC, M_LPM6, M_FIB6,
-    M_N
+    M_NONE, M_N
 };
 static const char *const mname[M_N] = {
     "relaypol", "relaypol batch", "linear scan", "sorted intervals", "rte_lpm",
     "rte_lpm bulk", "rte_lpm, 100k tbl", "rte_lpm6", "rte_fib6",
+    "(no lookup)",
 };
 
 typedef struct row {
@@ -626,6 +627,14 @@ static size_t n_tput, n_cold; /* lookups per measurement */
  * the methods measured before it (rte_fib6 touches 350 MiB) have flushed;
  * that made a 2 MiB structure up to half again slower, depending on what
  * ran before it.  Latency from a cold start is the cold column's. */
+/* What a timed loop costs without a lookup in it (the "(no lookup)"
+ * rows); the empty asm keeps the compiler from folding the loop away. */
+static inline uint32_t no_lookup(uint32_t x)
+{
+    __asm__ volatile("" : "+r"(x));
+    return x;
+}
+
 #define TIME_TPUT(expr, count, dst)                                            \
     do {                                                                       \
         uint64_t acc_ = 0;                                                     \
@@ -812,8 +821,14 @@ static void run_v4(wl *w, size_t n, const opts *o, void *dp, uint64_t seed)
     (void)dp;
 #endif
 
+    w->m[M_NONE].have = true;
     for (int rep = 0; rep < o->reps; rep++) {
         row *m = w->m;
+        /* The loop, the query's load and the lfence alone: the floor
+         * under every cold figure, which the small sets' lookups come
+         * close to. */
+        TIME_TPUT(no_lookup(q[i]), nq, m[M_NONE].tput[m[M_NONE].nt++]);
+        TIME_COLD(no_lookup(q[i]), nc, m[M_NONE].cold[m[M_NONE].nc++]);
         TIME_TPUT(rp4(rs, q[i]), nq, m[M_RP].tput[m[M_RP].nt++]);
         TIME_COLD(rp4(rs, q[i]), nc, m[M_RP].cold[m[M_RP].nc++]);
         {
@@ -1447,6 +1462,7 @@ int main(int argc, char **argv)
             tput_of(w16, M_RP) / tput_of(w16, M_LIN), 3);
     sum_add(&s, "v4_16_cold_ratio_linear",
             cold_of(w16, M_RP) / cold_of(w16, M_LIN), 3);
+    sum_add(&s, "v4_16_cold_floor_ns", cold_of(w16, M_NONE), 2);
     /* Batched against batched, and the batch against rte_lpm's scalar. */
     sum_add(&s, "v4_1M_batch_tput_ns", w1m ? tput_of(w1m, M_RPBATCH) : nan_, 2);
     sum_add(&s, "v4_1M_batch_ratio",
