@@ -47,6 +47,10 @@ typedef struct parser {
     int section;           /* -1 none, or enum rp_list, or SECTION_GROUP */
     size_t cur_group;
     group *groups; size_t n_groups, cap_groups;
+    /* The groups by name: open addressing, slot = group index + 1, 0
+     * empty.  Scanning every group for each new [Group] and each
+     * RelayUsers "@name" made 100,000 groups take 14 s to load. */
+    uint32_t *gslots; size_t gcap;
     pending_token *pend; size_t n_pend, cap_pend;
     /* Exchange 2003 wording, resolved after the whole file is read. */
     int computers;         /* 0 unset, 1 only-list, 2 all-except-list */
@@ -568,6 +572,61 @@ static relaypol_status setting(parser *ps, const char *k, const char *ke,
 
 /* ------------------------------------------------------------ sections */
 
+/* ------------------------------------------------------------- groups */
+
+/* Group names are exact bytes (as RelayUsers' "@name" refers to them). */
+static uint32_t group_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static const group *group_find(const parser *ps, const char *s, size_t n)
+{
+    if (!ps->gcap)
+        return NULL;
+    size_t mask = ps->gcap - 1;
+    for (size_t i = group_hash(s, n) & mask;; i = (i + 1) & mask) {
+        uint32_t v = ps->gslots[i];
+        if (v == 0)
+            return NULL;
+        const group *g = &ps->groups[v - 1];
+        if (g->name_len == n && memcmp(rp_str(ps->p, g->name), s, n) == 0)
+            return g;
+    }
+}
+
+/* Puts group k in the table, which has room (group_slots_fit). */
+static void group_slot_put(parser *ps, size_t k)
+{
+    const group *g = &ps->groups[k];
+    size_t mask = ps->gcap - 1;
+    size_t i = group_hash(rp_str(ps->p, g->name), g->name_len) & mask;
+    while (ps->gslots[i])
+        i = (i + 1) & mask;
+    ps->gslots[i] = (uint32_t)k + 1;
+}
+
+/* Makes room for n groups, at most half the slots full; false without
+ * memory (the table is then as it was). */
+static bool group_slots_fit(parser *ps, size_t n)
+{
+    if (2 * n <= ps->gcap)
+        return true;
+    size_t cap = ps->gcap ? 2 * ps->gcap : 16;
+    uint32_t *slots = rp_calloc(&ps->p->alloc, cap, sizeof *slots);
+    if (!slots)
+        return false;
+    rp_free(&ps->p->alloc, ps->gslots, ps->gcap * sizeof *ps->gslots);
+    ps->gslots = slots;
+    ps->gcap = cap;
+    for (size_t k = 0; k < ps->n_groups; k++)
+        group_slot_put(ps, k);
+    return true;
+}
+
 static relaypol_status section(parser *ps, const char *s, const char *e)
 {
     /* s points at '[' */
@@ -608,17 +667,14 @@ static relaypol_status section(parser *ps, const char *s, const char *e)
                             "group names use letters, digits, '-', '_' "
                             "and '.'");
         }
-        for (size_t i = 0; i < ps->n_groups; i++) {
-            const group *o = &ps->groups[i];
-            if (o->name_len == gl &&
-                memcmp(rp_str(ps->p, o->name), g, gl) == 0)
-                return fail(ps, RELAYPOL_ERR_POLICY, ps->line,
-                            col_of(ps, g),
-                            "group '%.*s' is already defined on line %u",
-                            (int)gl, g, (unsigned)o->line);
-        }
+        const group *o = group_find(ps, g, gl);
+        if (o)
+            return fail(ps, RELAYPOL_ERR_POLICY, ps->line, col_of(ps, g),
+                        "group '%.*s' is already defined on line %u",
+                        (int)gl, g, (unsigned)o->line);
         if (!rp_grow(&ps->p->alloc, (void **)&ps->groups, &ps->cap_groups,
-                     ps->n_groups + 1, sizeof *ps->groups))
+                     ps->n_groups + 1, sizeof *ps->groups) ||
+            !group_slots_fit(ps, ps->n_groups + 1))
             return nomem(ps);
         group *ng = &ps->groups[ps->n_groups];
         memset(ng, 0, sizeof *ng);
@@ -626,6 +682,7 @@ static relaypol_status section(parser *ps, const char *s, const char *e)
             return nomem(ps);
         ng->name_len = (uint32_t)gl;
         ng->line = ps->line;
+        group_slot_put(ps, ps->n_groups);
         ps->cur_group = ps->n_groups++;
         ps->section = SECTION_GROUP;
     } else
@@ -812,12 +869,7 @@ static relaypol_status resolve_users(parser *ps)
                 return st;
             continue;
         }
-        const group *g = NULL;
-        for (size_t j = 0; j < ps->n_groups; j++)
-            if (ps->groups[j].name_len == pt->len &&
-                memcmp(rp_str(p, ps->groups[j].name), rp_str(p, pt->name),
-                       pt->len) == 0)
-                g = &ps->groups[j];
+        const group *g = group_find(ps, rp_str(p, pt->name), pt->len);
         if (!g) {
             const rp_token *t = &p->tokens[pt->token];
             return fail(ps, RELAYPOL_ERR_POLICY, t->line, t->column,
@@ -1119,6 +1171,7 @@ static void parser_cleanup(parser *ps)
         rp_free(a, ps->groups[i].members,
                 ps->groups[i].cap_members * sizeof(uint32_t));
     rp_free(a, ps->groups, ps->cap_groups * sizeof *ps->groups);
+    rp_free(a, ps->gslots, ps->gcap * sizeof *ps->gslots);
     rp_free(a, ps->pend, ps->cap_pend * sizeof *ps->pend);
 }
 

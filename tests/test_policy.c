@@ -349,6 +349,76 @@ START_TEST(references_and_memory)
 }
 END_TEST
 
+/* The verdict for an authenticated user relaying to a stranger. */
+static relaypol_verdict auth_verdict(const relaypol_policy *p, const char *user)
+{
+    relaypol_request rq;
+    relaypol_request_init(&rq);
+    ck_assert_int_eq(relaypol_addr_parse("198.51.100.7", &rq.client),
+                     RELAYPOL_OK);
+    rq.recipient = "<x@example.net>";
+    rq.recipient_len = strlen(rq.recipient);
+    rq.user = user;
+    relaypol_decision d;
+    relaypol_decision_init(&d);
+    ck_assert_int_eq(relaypol_decide(p, &rq, &d), RELAYPOL_OK);
+    return d.verdict;
+}
+
+/* Thousands of groups (the table that finds them by name grows a few
+ * times): every reference resolves to its own group, a second definition
+ * is refused naming the first one's line, an undefined one is refused. */
+START_TEST(many_groups)
+{
+    enum { NG = 5000 };
+    size_t cap = 128 + (size_t)NG * 40, len = 0;
+    char *t = malloc(cap);
+    ck_assert_ptr_nonnull(t);
+    len += (size_t)snprintf(t + len, cap - len,
+                            "RelayFlags = 8\n"
+                            "RelayUsers = @g0, @g2500, @g4999, @G17\n");
+    for (int k = 0; k < NG; k++)
+        len += (size_t)snprintf(t + len, cap - len, "[Group g%d]\nu%d\n", k,
+                                k);
+    len += (size_t)snprintf(t + len, cap - len, "[Group G17]\nupper17\n");
+    relaypol_policy *p = NULL;
+    relaypol_error err;
+    ck_assert_int_eq(relaypol_policy_load_string(t, len, "groups.conf", NULL,
+                                                 &p, &err),
+                     RELAYPOL_OK);
+    ck_assert_int_eq(auth_verdict(p, "u0"), RELAYPOL_RELAY);
+    ck_assert_int_eq(auth_verdict(p, "u2500"), RELAYPOL_RELAY);
+    ck_assert_int_eq(auth_verdict(p, "u4999"), RELAYPOL_RELAY);
+    ck_assert_int_eq(auth_verdict(p, "upper17"), RELAYPOL_RELAY);
+    /* Group names are exact: g17 is not G17. */
+    ck_assert_int_eq(auth_verdict(p, "u17"), RELAYPOL_DENY);
+    ck_assert_int_eq(auth_verdict(p, "u2501"), RELAYPOL_DENY);
+    relaypol_policy_free(p);
+
+    /* g3000 again, at the end: line 2 + 2 * 3000 + 1 was its first. */
+    size_t dup = len;
+    len += (size_t)snprintf(t + len, cap - len, "[Group g3000]\nx\n");
+    p = (relaypol_policy *)&p;
+    ck_assert_int_eq(relaypol_policy_load_string(t, len, "groups.conf", NULL,
+                                                 &p, &err),
+                     RELAYPOL_ERR_POLICY);
+    ck_assert_ptr_null(p);
+    ck_assert_uint_eq(err.line, 2u + 2u * NG + 2u + 1u);
+    ck_assert_msg(strstr(err.message, "'g3000' is already defined on line 6003"),
+                  "%s", err.message);
+
+    /* A reference to a group nobody defined. */
+    len = dup;
+    memcpy(t + strlen("RelayFlags = 8\nRelayUsers = @g0, @g2500, @g"), "5", 1);
+    ck_assert_int_eq(relaypol_policy_load_string(t, len, "groups.conf", NULL,
+                                                 &p, &err),
+                     RELAYPOL_ERR_POLICY);
+    ck_assert_msg(strstr(err.message, "group 'g5999', which is not defined"),
+                  "%s", err.message);
+    free(t);
+}
+END_TEST
+
 START_TEST(invalid_arguments)
 {
     relaypol_policy *p;
@@ -382,6 +452,7 @@ int main(void)
     tcase_add_test(tc, literal_masks_switch);
     tcase_add_test(tc, non_contiguous_mask_matches_by_formula);
     tcase_add_test(tc, references_and_memory);
+    tcase_add_test(tc, many_groups);
     tcase_add_test(tc, invalid_arguments);
     suite_add_tcase(s, tc);
     return tu_run(s);
