@@ -29,6 +29,7 @@
 typedef struct group {
     uint32_t name, name_len, line;
     uint32_t *members; size_t n_members, cap_members;
+    bool expanded; /* RelayUsers has named it already */
 } group;
 
 /* A RelayUsers token waiting for group resolution. */
@@ -583,7 +584,7 @@ static uint32_t group_hash(const char *s, size_t n)
     return h;
 }
 
-static const group *group_find(const parser *ps, const char *s, size_t n)
+static group *group_find(const parser *ps, const char *s, size_t n)
 {
     if (!ps->gcap)
         return NULL;
@@ -592,7 +593,7 @@ static const group *group_find(const parser *ps, const char *s, size_t n)
         uint32_t v = ps->gslots[i];
         if (v == 0)
             return NULL;
-        const group *g = &ps->groups[v - 1];
+        group *g = &ps->groups[v - 1];
         if (g->name_len == n && memcmp(rp_str(ps->p, g->name), s, n) == 0)
             return g;
     }
@@ -869,7 +870,7 @@ static relaypol_status resolve_users(parser *ps)
                 return st;
             continue;
         }
-        const group *g = group_find(ps, rp_str(p, pt->name), pt->len);
+        group *g = group_find(ps, rp_str(p, pt->name), pt->len);
         if (!g) {
             const rp_token *t = &p->tokens[pt->token];
             return fail(ps, RELAYPOL_ERR_POLICY, t->line, t->column,
@@ -883,6 +884,13 @@ static relaypol_status resolve_users(parser *ps)
                       "group '%s' is empty: it lets nobody relay",
                       rp_str(p, pt->name)))
             return nomem(ps);
+        /* A group named twice admits the same accounts by its first
+         * token (the one the decision names): expanding it again would
+         * only add copies for the sort to drop, and "@g" a thousand
+         * times over a big group ran to gigabytes. */
+        if (g->expanded)
+            continue;
+        g->expanded = true;
         for (size_t m = 0; m < g->n_members; m++) {
             uint32_t off = g->members[m];
             if ((st = add_user(ps, off, (uint32_t)strlen(rp_str(p, off)),

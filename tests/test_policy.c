@@ -419,6 +419,58 @@ START_TEST(many_groups)
 }
 END_TEST
 
+/* The entry that admitted an authenticated user relaying to a stranger. */
+static const char *auth_entry(const relaypol_policy *p, const char *user,
+                              uint32_t *line)
+{
+    relaypol_request rq;
+    relaypol_request_init(&rq);
+    ck_assert_int_eq(relaypol_addr_parse("198.51.100.7", &rq.client),
+                     RELAYPOL_OK);
+    rq.recipient = "<x@example.net>";
+    rq.recipient_len = strlen(rq.recipient);
+    rq.user = user;
+    relaypol_decision d;
+    relaypol_decision_init(&d);
+    ck_assert_int_eq(relaypol_decide(p, &rq, &d), RELAYPOL_OK);
+    ck_assert_int_eq(d.verdict, RELAYPOL_RELAY);
+    *line = d.entry_line;
+    return d.entry;
+}
+
+/* A group named many times in RelayUsers is expanded once: the policy
+ * stays the size of its members, and each account is still admitted by
+ * the first token that names it. */
+START_TEST(group_named_many_times)
+{
+    enum { MEMBERS = 2000, REFS = 600 };
+    size_t cap = 64 + (size_t)REFS * 4 + (size_t)MEMBERS * 8, len = 0;
+    char *t = malloc(cap);
+    ck_assert_ptr_nonnull(t);
+    len += (size_t)snprintf(t + len, cap - len, "RelayFlags = 8\nRelayUsers = m7");
+    for (int k = 0; k < REFS; k++)
+        len += (size_t)snprintf(t + len, cap - len, ",@g");
+    len += (size_t)snprintf(t + len, cap - len, "\n[Group g]\n");
+    for (int k = 0; k < MEMBERS; k++)
+        len += (size_t)snprintf(t + len, cap - len, "m%d\n", k);
+    relaypol_policy *p = NULL;
+    relaypol_error err;
+    ck_assert_int_eq(relaypol_policy_load_string(t, len, "refs.conf", NULL,
+                                                 &p, &err),
+                     RELAYPOL_OK);
+    /* Six hundred expansions of 2,000 accounts would be 1.2M records. */
+    ck_assert_uint_lt(relaypol_policy_memory(p), 256u * 1024u);
+    uint32_t line;
+    ck_assert_str_eq(auth_entry(p, "m7", &line), "m7");
+    ck_assert_uint_eq(line, 2);
+    ck_assert_str_eq(auth_entry(p, "m1999", &line), "@g");
+    ck_assert_uint_eq(line, 2);
+    ck_assert_int_eq(auth_verdict(p, "m2000"), RELAYPOL_DENY);
+    relaypol_policy_free(p);
+    free(t);
+}
+END_TEST
+
 START_TEST(invalid_arguments)
 {
     relaypol_policy *p;
@@ -453,6 +505,7 @@ int main(void)
     tcase_add_test(tc, non_contiguous_mask_matches_by_formula);
     tcase_add_test(tc, references_and_memory);
     tcase_add_test(tc, many_groups);
+    tcase_add_test(tc, group_named_many_times);
     tcase_add_test(tc, invalid_arguments);
     suite_add_tcase(s, tc);
     return tu_run(s);
