@@ -344,6 +344,16 @@ void rp_addr_fold(relaypol_addr *a)
     a->family = RELAYPOL_AF_INET;
 }
 
+int rp_addr_cmp(const relaypol_addr *a, const relaypol_addr *b)
+{
+    if (a->family != b->family)
+        return a->family < b->family ? -1 : 1;
+    size_t n = a->family == RELAYPOL_AF_INET    ? 4
+               : a->family == RELAYPOL_AF_INET6 ? 16
+                                                : 0;
+    return n ? memcmp(a->bytes, b->bytes, n) : 0;
+}
+
 bool rp_addr_equal(const relaypol_addr *a, const relaypol_addr *b)
 {
     if (a->family != b->family)

@@ -110,9 +110,18 @@ static bool is_server_address(const relaypol_policy *p,
 {
     if (local->family != RELAYPOL_AF_NONE && rp_addr_equal(lit, local))
         return true;
-    for (size_t i = 0; i < p->n_server_addrs; i++)
-        if (rp_addr_equal(lit, &p->server_addrs[i]))
+    /* ServerAddresses is sorted (policy.c). */
+    size_t lo = 0, hi = p->n_server_addrs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = rp_addr_cmp(&p->server_addrs[mid], lit);
+        if (c == 0)
             return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return false;
 }
 

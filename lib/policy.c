@@ -1108,10 +1108,32 @@ static relaypol_status build_set(parser *ps, int list_a, int list_b,
     return st == RELAYPOL_OK ? st : nomem(ps);
 }
 
+static int server_addr_cmp(const void *a, const void *b)
+{
+    return rp_addr_cmp(a, b);
+}
+
+/* ServerAddresses sorted and without repeats, for the decision's binary
+ * search: it scanned them all for every address-literal recipient, and
+ * a policy may list a provider's whole range of mail hosts. */
+static void sort_server_addrs(relaypol_policy *p)
+{
+    if (p->n_server_addrs < 2)
+        return;
+    qsort(p->server_addrs, p->n_server_addrs, sizeof *p->server_addrs,
+          server_addr_cmp);
+    size_t w = 1;
+    for (size_t r = 1; r < p->n_server_addrs; r++)
+        if (rp_addr_cmp(&p->server_addrs[w - 1], &p->server_addrs[r]) != 0)
+            p->server_addrs[w++] = p->server_addrs[r];
+    p->n_server_addrs = w;
+}
+
 static relaypol_status compile(parser *ps)
 {
     relaypol_policy *p = ps->p;
     relaypol_status st;
+    sort_server_addrs(p);
     if ((st = resolve_users(ps)) != RELAYPOL_OK ||
         (st = apply_computers(ps)) != RELAYPOL_OK ||
         (st = apply_role(ps)) != RELAYPOL_OK ||

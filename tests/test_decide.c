@@ -71,6 +71,68 @@ START_TEST(ipv6_clients_and_most_specific_entry)
 }
 END_TEST
 
+/* ServerAddresses as a provider might list them: thousands, IPv4 and
+ * IPv6 mixed, some twice.  Every one of them is this server, its
+ * neighbours are not, whatever the order in the file. */
+START_TEST(many_server_addresses)
+{
+    enum { N = 3000 };
+    size_t cap = 64 + (size_t)N * 2 * 40, len = 0;
+    char *t = malloc(cap);
+    ck_assert_ptr_nonnull(t);
+    len += (size_t)snprintf(t + len, cap - len, "RelayFlags = 2\n");
+    /* Descending, so that the file's order is not the sorted one. */
+    for (int k = N - 1; k >= 0; k -= 50) {
+        len += (size_t)snprintf(t + len, cap - len, "ServerAddresses = ");
+        for (int j = k; j > k - 50 && j >= 0; j--)
+            len += (size_t)snprintf(t + len, cap - len,
+                                    "%s198.51.%d.%d, 2001:db8::%x:%x",
+                                    j == k ? "" : ", ", j / 200 * 2, j % 200,
+                                    j, j % 7);
+        len += (size_t)snprintf(t + len, cap - len,
+                                ", 198.51.0.0\n"); /* a repeat */
+    }
+    relaypol_policy *p = NULL;
+    relaypol_error err;
+    ck_assert_msg(relaypol_policy_load_string(t, len, "srv.conf", NULL, &p,
+                                              &err) == RELAYPOL_OK,
+                  "%s", err.message);
+    char rcpt[96];
+    for (int j = 0; j < N; j += 37) {
+        snprintf(rcpt, sizeof rcpt, "<pm@[198.51.%d.%d]>", j / 200 * 2,
+                 j % 200);
+        ck_assert_int_eq(run(p, "203.0.113.5", NULL, rcpt, 0).step,
+                         RELAYPOL_STEP_LOCAL_LITERAL);
+        snprintf(rcpt, sizeof rcpt, "<pm@[IPv6:2001:db8::%x:%x]>", j, j % 7);
+        ck_assert_int_eq(run(p, "203.0.113.5", NULL, rcpt, 0).step,
+                         RELAYPOL_STEP_LOCAL_LITERAL);
+        /* The next address up is in none of the lists' patterns. */
+        snprintf(rcpt, sizeof rcpt, "<pm@[IPv6:2001:db8::%x:%x]>", j,
+                 j % 7 + 7);
+        ck_assert_int_eq(run(p, "203.0.113.5", NULL, rcpt, 0).step,
+                         RELAYPOL_STEP_NO_RULE);
+        snprintf(rcpt, sizeof rcpt, "<pm@[198.51.%d.%d]>", j / 200 * 2 + 1,
+                 j % 200);
+        ck_assert_int_eq(run(p, "203.0.113.5", NULL, rcpt, 0).step,
+                         RELAYPOL_STEP_NO_RULE);
+    }
+    /* Both ends of the sorted order, and IPv4 written as mapped IPv6. */
+    ck_assert_int_eq(run(p, "203.0.113.5", NULL, "<pm@[198.51.0.0]>", 0).step,
+                     RELAYPOL_STEP_LOCAL_LITERAL);
+    ck_assert_int_eq(
+        run(p, "203.0.113.5", NULL, "<pm@[IPv6:2001:db8::bb7:3]>", 0).step,
+        RELAYPOL_STEP_LOCAL_LITERAL);
+    ck_assert_int_eq(
+        run(p, "203.0.113.5", NULL, "<pm@[IPv6:::ffff:198.51.28.199]>", 0)
+            .step,
+        RELAYPOL_STEP_LOCAL_LITERAL);
+    ck_assert_int_eq(run(p, "203.0.113.5", NULL, "<pm@[198.51.30.0]>", 0).step,
+                     RELAYPOL_STEP_NO_RULE);
+    relaypol_policy_free(p);
+    free(t);
+}
+END_TEST
+
 START_TEST(address_literals)
 {
     relaypol_policy *p = tu_load(POLICY);
@@ -238,6 +300,7 @@ int main(void)
     TCase *tc = tcase_create("decide");
     tcase_add_test(tc, ipv6_clients_and_most_specific_entry);
     tcase_add_test(tc, address_literals);
+    tcase_add_test(tc, many_server_addresses);
     tcase_add_test(tc, internal_form_for_postfix);
     tcase_add_test(tc, explanation_line);
     tcase_add_test(tc, invalid_requests);
