@@ -399,6 +399,68 @@ START_TEST(test_random_small)
 }
 END_TEST
 
+/* Many non-contiguous entries over a few masks (each mask a run that a
+ * lookup binary-searches), nets from a small pool so that the same net
+ * comes twice in one list and in both, and some prefixes among them. */
+START_TEST(test_random_noncontiguous)
+{
+    rng r = {0x452821e638d01377ull + (uint64_t)_i};
+    for (int it = 0; it < 10; it++) {
+        size_t n = 50 + rndn(&r, 400);
+        rp_net *nets = calloc(n, sizeof *nets);
+        uint8_t *lists = calloc(n, 1);
+        ck_assert(nets && lists);
+        uint32_t masks[4];
+        unsigned nm = 1 + rndn(&r, 4);
+        for (unsigned k = 0; k < nm; k++) {
+            /* A prefix of 8 to 24 bits, one or two holes punched in it,
+             * and sometimes the last octet kept (a.b.0.d;255.255.0.255). */
+            uint32_t m = 0xffffffffu << (8 + rndn(&r, 17));
+            m &= ~(1u << (12 + rndn(&r, 16)));
+            if (rndn(&r, 2))
+                m &= ~(1u << (12 + rndn(&r, 16)));
+            if (rndn(&r, 3) == 0)
+                m = 0xffff00ffu;
+            masks[k] = m;
+        }
+        uint32_t pool[32];
+        for (int k = 0; k < 32; k++)
+            pool[k] = (uint32_t)rnd(&r);
+        for (size_t i = 0; i < n; i++) {
+            uint32_t a = pool[rndn(&r, 32)] ^ (rndn(&r, 3) ? 0 : (uint32_t)rnd(&r));
+            if (rndn(&r, 8) == 0)
+                nets[i] = mk4(a & (0xffffffffu << 8), 24);
+            else
+                nets[i] = mk4mask(a, masks[rndn(&r, nm)]);
+            lists[i] = (uint8_t)rndn(&r, 2);
+        }
+        rp_alloc a;
+        rp_alloc_init(&a, NULL, NULL);
+        rp_netset *s = build(&a, nets, lists, n);
+        for (int q = 0; q < (int)tu_scale(1500); q++) {
+            relaypol_addr ad = rnd_addr(&r, nets, n, false);
+            if (q & 1) {
+                /* The pool's addresses under one mask, the rest random. */
+                uint32_t m = masks[rndn(&r, nm)];
+                uint32_t x = (pool[rndn(&r, 32)] & m) | ((uint32_t)rnd(&r) & ~m);
+                ad = a4(x);
+            }
+            int32_t got[2], want[2];
+            rp_netset_lookup(s, &ad, got);
+            ref_lookup(nets, lists, n, &ad, want);
+            ck_assert_msg(got[0] == want[0] && got[1] == want[1],
+                          "it %d, %u.%u.%u.%u: got %d/%d want %d/%d", it,
+                          ad.bytes[0], ad.bytes[1], ad.bytes[2], ad.bytes[3],
+                          got[0], got[1], want[0], want[1]);
+        }
+        rp_netset_free(&a, s);
+        ck_assert_uint_eq(a.in_use, 0);
+        free(nets);
+        free(lists);
+    }
+}
+END_TEST
+
 /* Sets large enough for the direct index, crowded into a few /8s so that
  * the buckets hold many boundaries of every key width. */
 START_TEST(test_random_large)
@@ -724,6 +786,7 @@ static Suite *netset_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_random_small, 0, 4);
     tcase_add_loop_test(tc, test_random_large, 0, 4);
+    tcase_add_loop_test(tc, test_random_noncontiguous, 0, 4);
     tcase_add_test(tc, test_random_aligned);
     tcase_add_loop_test(tc, test_random_dir, 0, 4);
     tcase_add_loop_test(tc, test_v6_window, 0, 8);
