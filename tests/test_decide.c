@@ -2,6 +2,7 @@
  * The decision's contract beyond the flags table: arguments, address
  * literals, the explanation line, and that deciding never allocates.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
