@@ -84,14 +84,41 @@ void as_set_norm(as_set *s)
     s->n = w + 1;
 }
 
+/* The first interval of s at or after from whose hi >= lo (s->n if none;
+ * the intervals before from must all end below lo).  Gallops from `from`
+ * and then bisects: a walk through s that moves a few intervals at a time
+ * pays for the steps, one that jumps far pays the log of the jump.  A
+ * plain j++ walk made subtracting the deny list from each of N scattered
+ * allow entries cost N^2 when the deny list lay below them. */
+static size_t first_reaching(const as_set *s, size_t from, as_u128 lo)
+{
+    if (from >= s->n || s->v[from].hi >= lo)
+        return from;
+    size_t a = from + 1, b = from + 1, step = 1;
+    while (b < s->n && s->v[b].hi < lo) { /* every one before b ends < lo */
+        a = b + 1;
+        step *= 2;
+        b = from + step;
+    }
+    if (b > s->n)
+        b = s->n;
+    while (a < b) { /* the answer is in [a, b] */
+        size_t m = a + (b - a) / 2;
+        if (s->v[m].hi < lo)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
 void as_set_sub(const as_set *a, const as_set *b, as_set *out)
 {
     out->n = 0;
     size_t j = 0;
     for (size_t i = 0; i < a->n; i++) {
         as_u128 lo = a->v[i].lo, hi = a->v[i].hi;
-        while (j < b->n && b->v[j].hi < lo)
-            j++;
+        j = first_reaching(b, j, lo);
         bool alive = true;
         for (size_t k = j; k < b->n && b->v[k].lo <= hi; k++) {
             if (b->v[k].lo > lo)
@@ -141,14 +168,7 @@ void as_set_inter_inplace(as_set *a, const as_set *b)
 
 bool as_set_hits(const as_set *s, as_u128 lo, as_u128 hi)
 {
-    size_t a = 0, b = s->n;
-    while (a < b) { /* first interval whose hi >= lo */
-        size_t m = a + (b - a) / 2;
-        if (s->v[m].hi < lo)
-            a = m + 1;
-        else
-            b = m;
-    }
+    size_t a = first_reaching(s, 0, lo);
     return a < s->n && s->v[a].lo <= hi;
 }
 
@@ -175,7 +195,22 @@ static as_u128 bytes_val(const uint8_t *b, int fam)
     return v;
 }
 
-void as_net_build(as_net *s, const rp_net *e)
+/* The positions of the mask's free bits at or above its lowest set bit
+ * (those below it make each piece one block of 2^t): returns how many,
+ * with t in *t. */
+static int free_bits(as_u128 mask, int bits, int *t, int pos[128])
+{
+    int z = 0;
+    *t = 0;
+    while (*t < bits && !((mask >> *t) & 1))
+        (*t)++;
+    for (int b = *t; b < bits; b++)
+        if (!((mask >> b) & 1))
+            pos[z++] = b;
+    return z;
+}
+
+void as_net_build(as_net *s, const rp_net *e, size_t *budget)
 {
     memset(s, 0, sizeof *s);
     s->fam = e->family == RELAYPOL_AF_INET ? AS_V4 : AS_V6;
@@ -188,45 +223,94 @@ void as_net_build(as_net *s, const rp_net *e)
     s->matches = s->matches_all ? 0 : (as_u128)1 << (bits - ones);
     s->span_lo = net;
     s->span_hi = net | (~mask & low_mask(bits));
-    if (e->prefix_len >= 0) {
-        as_set_add(&s->pieces, net, net | low_mask(bits - e->prefix_len));
+    s->net = net & mask;
+    s->mask = mask;
+    s->npieces = 1;
+    if (e->prefix_len >= 0)
         return;
-    }
-    /* Non-contiguous: blocks of 2^t (the mask's trailing zeros), one for
-     * every value of the other free bits, produced in increasing order
-     * (so already normalised: a free bit above t leaves a gap of at least
-     * 2^t between blocks). */
     s->scattered = true;
-    int t = 0;
-    while (t < bits && !((mask >> t) & 1))
-        t++;
-    int free_pos[128], z = 0;
-    for (int b = t; b < bits; b++)
-        if (!((mask >> b) & 1))
-            free_pos[z++] = b;
+    int t, pos[128];
+    int z = free_bits(mask, bits, &t, pos);
     if (z > MAX_FREE_BITS) {
         s->approx = true;
+        s->npieces = 0;
         return;
     }
-    for (uint32_t i = 0; i < (1u << z); i++) {
-        as_u128 v = net;
-        for (int k = 0; k < z; k++)
-            if (i >> k & 1)
-                v |= (as_u128)1 << free_pos[k];
-        as_set_add(&s->pieces, v, v | low_mask(t));
+    s->npieces = (size_t)1 << z;
+    if (budget && s->npieces > *budget) {
+        s->approx = s->over_budget = true;
+        return;
     }
+    if (budget)
+        *budget -= s->npieces;
 }
 
-void as_net_free(as_net *n)
+void as_net_pieces(const as_net *s, as_set *out)
 {
-    as_set_free(&n->pieces);
+    if (s->approx)
+        return;
+    if (!s->scattered) {
+        as_set_add(out, s->span_lo, s->span_hi);
+        return;
+    }
+    /* Blocks of 2^t (the mask's trailing zeros), one for every value of
+     * the other free bits, produced in increasing order (so already
+     * normalised: a free bit above t leaves a gap of at least 2^t between
+     * blocks).  (f - free) & free is the next subset of the free bits in
+     * increasing order, one step per piece. */
+    int t, pos[128];
+    int z = free_bits(s->mask, fam_bits[s->fam], &t, pos);
+    as_u128 free = 0, f = 0;
+    for (int k = 0; k < z; k++)
+        free |= (as_u128)1 << pos[k];
+    do {
+        as_u128 v = s->net | f;
+        as_set_add(out, v, v | low_mask(t));
+        f = (f - free) & free;
+    } while (f != 0);
+}
+
+static int top_bit(as_u128 v) /* v != 0 */
+{
+    uint64_t h = (uint64_t)(v >> 64);
+    return h ? 127 - __builtin_clzll(h) : 63 - __builtin_clzll((uint64_t)v);
+}
+
+/* The lowest address >= lo that the entry matches, computed from the mask
+ * rather than from the pieces (which are not kept).  Bits above the
+ * family's width count as fixed at 0.  At d, the highest fixed bit where
+ * lo disagrees with the entry: if the entry has 1 there, the answer keeps
+ * lo's bits above d, sets d and clears every free bit below; if it has 0,
+ * lo must grow at the lowest free bit above d where lo has 0 (none: no
+ * answer). */
+static bool net_next(const as_net *s, as_u128 lo, as_u128 *out)
+{
+    as_u128 fixed = s->mask | ~low_mask(fam_bits[s->fam]);
+    as_u128 diff = (lo ^ s->net) & fixed;
+    if (!diff) {
+        *out = lo;
+        return true;
+    }
+    int d = top_bit(diff);
+    as_u128 above = ~low_mask(d + 1);
+    if ((s->net >> d) & 1) {
+        *out = (lo & ~fixed & above) | s->net;
+        return true;
+    }
+    as_u128 room = ~lo & ~fixed & above;
+    if (!room)
+        return false;
+    as_u128 p = room & (~room + 1); /* its lowest bit */
+    *out = (lo & ~fixed & ~(p | (p - 1))) | p | s->net;
+    return true;
 }
 
 bool as_net_touches(const as_net *n, as_u128 lo, as_u128 hi)
 {
     if (n->approx)
         return n->span_lo <= hi && n->span_hi >= lo;
-    return as_set_hits(&n->pieces, lo, hi);
+    as_u128 x;
+    return net_next(n, lo, &x) && x <= hi;
 }
 
 /* ------------------------------------------------------------ counting */

@@ -50,7 +50,9 @@ void as_set_norm(as_set *s);
 void as_set_free(as_set *s);
 
 /* out = a - b, out = a & b (a and b normalised; out must be neither, and
- * is overwritten but keeps its storage). */
+ * is overwritten but keeps its storage).  as_set_sub skips the intervals
+ * of b between those of a by search, so subtracting a few pieces from a
+ * large b costs about their number times log |b|, not |b|. */
 void as_set_sub(const as_set *a, const as_set *b, as_set *out);
 void as_set_inter(const as_set *a, const as_set *b, as_set *out);
 /* a -= b, a &= b. */
@@ -66,19 +68,33 @@ const as_set *as_universe(int fam);
 
 /* ------------------------------------------------------------ entries */
 
-/* The addresses one list entry (rp_net) matches. */
+/* The addresses one list entry (rp_net) matches.  Its pieces are not
+ * kept: they are produced on demand (as_net_pieces), so that a policy's
+ * intervals are held once, in the caller's union of a list, not again in
+ * every entry. */
 typedef struct as_net {
     int fam;
     bool scattered;   /* non-contiguous mask */
-    bool approx;      /* too scattered to enumerate: pieces is empty */
+    bool approx;      /* not enumerated: as_net_pieces yields nothing */
+    bool over_budget; /* approx only because the caller's budget ran out */
     as_u128 matches;  /* addresses the entry matches, unless matches_all */
     bool matches_all; /* all 2^128 (::/0), which matches cannot hold */
     as_u128 span_lo, span_hi; /* lowest and highest address matched */
-    as_set pieces;    /* normalised; owned, release with as_net_free */
+    as_u128 net, mask; /* the entry: it matches x when x & mask == net */
+    size_t npieces;   /* its intervals, 2^(free bits) for a scattered
+                         mask; 0 when too scattered to count, kept when
+                         over_budget (as_net_pieces yields none) */
 } as_net;
 
-void as_net_build(as_net *out, const rp_net *net);
-void as_net_free(as_net *n);
+/* Describes one entry.  *budget is how many intervals the caller still
+ * lets scattered entries enumerate (NULL: no limit); an entry that would
+ * take more is approx with over_budget set, else its pieces are taken
+ * from *budget.  Entries with a contiguous mask (one interval) never
+ * count.  Does not allocate. */
+void as_net_build(as_net *out, const rp_net *net, size_t *budget);
+/* Appends the entry's intervals to out, in increasing order, disjoint
+ * and non-adjacent (so normalised if out was empty); nothing when approx. */
+void as_net_pieces(const as_net *n, as_set *out);
 /* Whether the entry matches an address of [lo, hi]; for an approx entry,
  * whether [lo, hi] meets its span (so it may say yes too often). */
 bool as_net_touches(const as_net *n, as_u128 lo, as_u128 hi);
