@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: BSD-2-Clause
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "binding.h"
@@ -104,6 +105,11 @@ static relaypol_auth auth_state(const relaypol_policy *p,
     return RELAYPOL_AUTH_USED;
 }
 
+static int addr_cmp(const void *a, const void *b)
+{
+    return rp_addr_cmp(a, b);
+}
+
 static bool is_server_address(const relaypol_policy *p,
                               const relaypol_addr *lit,
                               const relaypol_addr *local)
@@ -111,18 +117,9 @@ static bool is_server_address(const relaypol_policy *p,
     if (local->family != RELAYPOL_AF_NONE && rp_addr_equal(lit, local))
         return true;
     /* ServerAddresses is sorted (policy.c). */
-    size_t lo = 0, hi = p->n_server_addrs;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = rp_addr_cmp(&p->server_addrs[mid], lit);
-        if (c == 0)
-            return true;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
+    return p->n_server_addrs &&
+           bsearch(lit, p->server_addrs, p->n_server_addrs,
+                   sizeof *p->server_addrs, addr_cmp) != NULL;
 }
 
 static void set_entry(relaypol_decision *out, const relaypol_policy *p,

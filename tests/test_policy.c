@@ -349,8 +349,9 @@ START_TEST(references_and_memory)
 }
 END_TEST
 
-/* The verdict for an authenticated user relaying to a stranger. */
-static relaypol_verdict auth_verdict(const relaypol_policy *p, const char *user)
+/* The decision for an authenticated user relaying to a stranger. */
+static relaypol_decision auth_decide(const relaypol_policy *p,
+                                     const char *user)
 {
     relaypol_request rq;
     relaypol_request_init(&rq);
@@ -362,7 +363,12 @@ static relaypol_verdict auth_verdict(const relaypol_policy *p, const char *user)
     relaypol_decision d;
     relaypol_decision_init(&d);
     ck_assert_int_eq(relaypol_decide(p, &rq, &d), RELAYPOL_OK);
-    return d.verdict;
+    return d;
+}
+
+static relaypol_verdict auth_verdict(const relaypol_policy *p, const char *user)
+{
+    return auth_decide(p, user).verdict;
 }
 
 /* Thousands of groups (the table that finds them by name grows a few
@@ -423,16 +429,7 @@ END_TEST
 static const char *auth_entry(const relaypol_policy *p, const char *user,
                               uint32_t *line)
 {
-    relaypol_request rq;
-    relaypol_request_init(&rq);
-    ck_assert_int_eq(relaypol_addr_parse("198.51.100.7", &rq.client),
-                     RELAYPOL_OK);
-    rq.recipient = "<x@example.net>";
-    rq.recipient_len = strlen(rq.recipient);
-    rq.user = user;
-    relaypol_decision d;
-    relaypol_decision_init(&d);
-    ck_assert_int_eq(relaypol_decide(p, &rq, &d), RELAYPOL_OK);
+    relaypol_decision d = auth_decide(p, user);
     ck_assert_int_eq(d.verdict, RELAYPOL_RELAY);
     *line = d.entry_line;
     return d.entry;

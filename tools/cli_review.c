@@ -1072,20 +1072,14 @@ static dkey *domain_keys(const relaypol_policy *p)
     return k;
 }
 
+static int dkey_cmp_key(const void *a, const void *b)
+{
+    return dkey_cmp_name(a, b);
+}
+
 static bool keys_have(const dkey *k, size_t n, const dkey *x)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = dkey_cmp_name(&k[mid], x);
-        if (c == 0)
-            return true;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
+    return n && bsearch(x, k, n, sizeof *k, dkey_cmp_key) != NULL;
 }
 
 /* Which of p's domains q lacks (missing[i] for p's i-th), each name only
