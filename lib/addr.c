@@ -344,8 +344,9 @@ void rp_addr_fold(relaypol_addr *a)
     a->family = RELAYPOL_AF_INET;
 }
 
-int rp_addr_cmp(const relaypol_addr *a, const relaypol_addr *b)
+int rp_addr_cmp(const void *pa, const void *pb)
 {
+    const relaypol_addr *a = pa, *b = pb;
     if (a->family != b->family)
         return a->family < b->family ? -1 : 1;
     size_t n = a->family == RELAYPOL_AF_INET    ? 4

@@ -105,11 +105,6 @@ static relaypol_auth auth_state(const relaypol_policy *p,
     return RELAYPOL_AUTH_USED;
 }
 
-static int addr_cmp(const void *a, const void *b)
-{
-    return rp_addr_cmp(a, b);
-}
-
 static bool is_server_address(const relaypol_policy *p,
                               const relaypol_addr *lit,
                               const relaypol_addr *local)
@@ -119,7 +114,7 @@ static bool is_server_address(const relaypol_policy *p,
     /* ServerAddresses is sorted (policy.c). */
     return p->n_server_addrs &&
            bsearch(lit, p->server_addrs, p->n_server_addrs,
-                   sizeof *p->server_addrs, addr_cmp) != NULL;
+                   sizeof *p->server_addrs, rp_addr_cmp) != NULL;
 }
 
 static void set_entry(relaypol_decision *out, const relaypol_policy *p,

@@ -79,9 +79,10 @@ static inline bool rp_addr_is_mapped(const relaypol_addr *a)
            memcmp(a->bytes, prefix, sizeof prefix) == 0;
 }
 bool rp_addr_equal(const relaypol_addr *a, const relaypol_addr *b);
-/* An order of addresses: by family, then by the family's bytes (junk
- * after IPv4's four is ignored, as by rp_addr_equal). */
-int rp_addr_cmp(const relaypol_addr *a, const relaypol_addr *b);
+/* An order of relaypol_addrs, for qsort and bsearch: by family, then by
+ * the family's bytes (junk after IPv4's four is ignored, as by
+ * rp_addr_equal). */
+int rp_addr_cmp(const void *a, const void *b);
 
 /* ----------------------------------------------------------- netlist.c */
 

@@ -378,6 +378,7 @@ static void nc_check(const rp_netset *s, const nc_entry *e, uint32_t n,
     }
 }
 
+/* Everything the inline rp_netset_lookup (internal.h) does not take. */
 void rp_netset_lookup_slow(const rp_netset *s, const relaypol_addr *addr,
                            int32_t out[2])
 {

@@ -571,8 +571,6 @@ static relaypol_status setting(parser *ps, const char *k, const char *ke,
                 "unknown setting '%.*s'", (int)kn, k);
 }
 
-/* ------------------------------------------------------------ sections */
-
 /* ------------------------------------------------------------- groups */
 
 /* Group names are exact bytes (as RelayUsers' "@name" refers to them). */
@@ -627,6 +625,8 @@ static bool group_slots_fit(parser *ps, size_t n)
         group_slot_put(ps, k);
     return true;
 }
+
+/* ------------------------------------------------------------ sections */
 
 static relaypol_status section(parser *ps, const char *s, const char *e)
 {
@@ -1108,11 +1108,6 @@ static relaypol_status build_set(parser *ps, int list_a, int list_b,
     return st == RELAYPOL_OK ? st : nomem(ps);
 }
 
-static int server_addr_cmp(const void *a, const void *b)
-{
-    return rp_addr_cmp(a, b);
-}
-
 /* ServerAddresses sorted and without repeats, for the decision's binary
  * search: it scanned them all for every address-literal recipient, and
  * a policy may list a provider's whole range of mail hosts. */
@@ -1121,7 +1116,7 @@ static void sort_server_addrs(relaypol_policy *p)
     if (p->n_server_addrs < 2)
         return;
     qsort(p->server_addrs, p->n_server_addrs, sizeof *p->server_addrs,
-          server_addr_cmp);
+          rp_addr_cmp);
     size_t w = 1;
     for (size_t r = 1; r < p->n_server_addrs; r++)
         if (rp_addr_cmp(&p->server_addrs[w - 1], &p->server_addrs[r]) != 0)
