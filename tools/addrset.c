@@ -47,12 +47,6 @@ void as_set_add(as_set *s, as_u128 lo, as_u128 hi)
     s->n++;
 }
 
-void as_set_add_set(as_set *s, const as_set *t)
-{
-    for (size_t i = 0; i < t->n; i++)
-        as_set_add(s, t->v[i].lo, t->v[i].hi);
-}
-
 void as_set_free(as_set *s)
 {
     free(s->v);

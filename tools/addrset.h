@@ -42,10 +42,9 @@ typedef struct as_set {
     size_t n, cap;
 } as_set;
 
-/* Appends [lo, hi] (or every interval of t); the set is normalised again
- * only by as_set_norm, so that a union of many pieces sorts once. */
+/* Appends [lo, hi]; the set is normalised again only by as_set_norm, so
+ * that a union of many pieces sorts once. */
 void as_set_add(as_set *s, as_u128 lo, as_u128 hi);
-void as_set_add_set(as_set *s, const as_set *t);
 void as_set_norm(as_set *s);
 void as_set_free(as_set *s);
 
